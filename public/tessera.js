@@ -1,0 +1,17 @@
+// Progressive enhancement only: counts down the resend cooldown and re-enables the button.
+// Every page works without it.
+document.querySelectorAll('button[data-cooldown]').forEach((button) => {
+  let left = Number(button.getAttribute('data-cooldown')) || 0;
+  const label = button.parentElement && button.parentElement.querySelector('.cooldown-seconds');
+  const hint = button.parentElement && button.parentElement.querySelector('.cooldown');
+  if (left <= 0) return;
+  const timer = setInterval(() => {
+    left -= 1;
+    if (label) label.textContent = String(left);
+    if (left <= 0) {
+      clearInterval(timer);
+      button.disabled = false;
+      if (hint) hint.remove();
+    }
+  }, 1000);
+});

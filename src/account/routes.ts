@@ -1,0 +1,184 @@
+// /account — self-service for a signed-in user: verify or change the phone, turn SMS sign-in on or
+// off, recovery codes. The page reads the IdP's own session; signing in goes through the normal OIDC
+// flow of the built-in first-party client `tessera-account` (response_type=none).
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Services } from '../services.ts';
+import type { AccountRecord } from '../store/ports.ts';
+import { parsePhone, maskPhone } from '../accounts/phone.ts';
+import { field, clientIp } from '../interaction/context.ts';
+import { CODE_ERRORS, startFailure } from '../interaction/second-factor.ts';
+import { ACCOUNT_CLIENT_ID } from './client.ts';
+
+const CONTEXT = 'account'; // challenge context for codes started from these pages
+
+async function signedIn(s: Services, ctx: Context): Promise<AccountRecord | null> {
+  const session = await s.provider.Session.get(ctx as never);
+  if (!session?.accountId) return null;
+  return s.store.accounts.findById(session.accountId);
+}
+
+function signInUrl(s: Services): string {
+  const q = new URLSearchParams({
+    client_id: ACCOUNT_CLIENT_ID,
+    response_type: 'none',
+    scope: 'openid',
+    redirect_uri: `${s.config.issuer}/account/callback`,
+  });
+  return `/auth?${q}`;
+}
+
+export function accountRouter(s: Services): Router {
+  const r = new Router({ prefix: '/account' });
+
+  // Every page below needs a signed-in account; GETs go to sign-in, POSTs get a 401 page.
+  const withAccount = (handler: (ctx: Context, a: AccountRecord) => Promise<void> | void) => async (ctx: Context) => {
+    const account = await signedIn(s, ctx);
+    if (!account) {
+      if (ctx.method === 'GET') return ctx.redirect(signInUrl(s));
+      return s.render(ctx, 'error', { title: 'Signed out', message: 'Your session ended. Sign in again to continue.' }, 401);
+    }
+    return handler(ctx, account);
+  };
+
+  const overview = (ctx: Context, a: AccountRecord, extra: Record<string, unknown> = {}, status = 200) =>
+    s.render(ctx, 'account/overview', {
+      account: a,
+      phone: a.phoneNumber ? maskPhone(a.phoneNumber) : null,
+      phoneFull: a.phoneNumber,
+      smsEnabled: a.mfa.includes('sms'),
+      recoveryLeft: a.recoveryCodes.length,
+      ...extra,
+    }, status);
+
+  r.get('/', withAccount((ctx, a) => overview(ctx, a, { notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined })));
+  r.get('/callback', (ctx) => {
+    if (typeof ctx.query.error === 'string') {
+      return s.render(ctx, 'error', { title: 'Not signed in', message: 'Sign-in was cancelled or failed. You can try again.' }, 400);
+    }
+    ctx.redirect('/account');
+  });
+
+  // ---- phone number: add / change, verified by SMS before it replaces the old one ----
+  r.get('/phone', withAccount((ctx, a) => s.render(ctx, 'account/phone', { account: a, values: { phone_number: '' } })));
+  r.post('/phone', withAccount(async (ctx, a) => {
+    const input = field(ctx, 'phone_number', 64);
+    const parsed = parsePhone(input, s.config.sms.defaultRegion, s.config.sms.allowedCountries);
+    if (!parsed.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: parsed.error } }, 400);
+    if (parsed.e164 === a.phoneNumber && a.phoneNumberVerified)
+      return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: 'This number is already verified on your account.' } }, 400);
+    const started = await s.challenges.start({ purpose: 'phone-verify', accountId: a.id, channel: 'sms', destination: parsed.e164, context: CONTEXT, ip: clientIp(ctx) });
+    if (!started.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: startFailure(started) } }, 503);
+    ctx.redirect('/account/phone/verify');
+  }));
+
+  const verifyPage = async (ctx: Context, a: AccountRecord, purpose: 'phone-verify' | 'sms-enable', errors: Record<string, string> = {}, status = 200, notice?: string) => {
+    const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
+    if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
+    s.render(ctx, 'account/verify-code', {
+      account: a,
+      purpose,
+      phone: maskPhone(open.destination),
+      cooldown: s.challenges.cooldownLeft(open),
+      action: purpose === 'phone-verify' ? '/account/phone/verify' : '/account/mfa/sms/confirm',
+      resend: purpose === 'phone-verify' ? '/account/phone/resend' : '/account/mfa/sms/resend',
+      errors,
+      notice,
+    }, status);
+  };
+
+  const checkCode = async (ctx: Context, a: AccountRecord, purpose: 'phone-verify' | 'sms-enable') => {
+    const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
+    if (!open) return { ok: false as const, message: CODE_ERRORS.unknown, challenge: null };
+    const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: a.id, purpose });
+    if (res.ok) return { ok: true as const, challenge: res.challenge };
+    const message = res.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${res.attemptsLeft} ${res.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[res.reason];
+    return { ok: false as const, message, challenge: null };
+  };
+
+  const resend = (purpose: 'phone-verify' | 'sms-enable') => withAccount(async (ctx, a) => {
+    const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
+    if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
+    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
+    if (res.ok) return verifyPage(ctx, a, purpose, {}, 200, 'We sent a new code.');
+    if (res.reason === 'cooldown') return verifyPage(ctx, a, purpose, { code: `Wait ${res.retryAfterSeconds} seconds before sending another code.` }, 429);
+    if (res.reason === 'limited') return verifyPage(ctx, a, purpose, { code: startFailure({ ok: false, reason: 'limited', retryAfterSeconds: res.retryAfterSeconds, rule: '' }) }, 429);
+    return verifyPage(ctx, a, purpose, { code: startFailure({ ok: false, reason: 'delivery_failed' }) }, 503);
+  });
+
+  r.get('/phone/verify', withAccount((ctx, a) => verifyPage(ctx, a, 'phone-verify')));
+  r.post('/phone/resend', resend('phone-verify'));
+  r.post('/phone/verify', withAccount(async (ctx, a) => {
+    const res = await checkCode(ctx, a, 'phone-verify');
+    if (!res.ok) {
+      const still = await s.store.challenges.findActive(a.id, 'phone-verify', CONTEXT);
+      if (!still) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: '' }, errors: { phone_number: res.message } }, 400);
+      return verifyPage(ctx, a, 'phone-verify', { code: res.message }, 400);
+    }
+    await s.store.accounts.update(a.id, { phoneNumber: res.challenge.destination, phoneNumberVerified: true });
+    await s.audit('phone.verified', a.id, clientIp(ctx), { inline: false });
+    ctx.redirect('/account?done=phone');
+  }));
+
+  // ---- SMS two-step sign-in: on only with a fresh code sent to the verified number itself ----
+  r.post('/mfa/sms/enable', withAccount(async (ctx, a) => {
+    if (!a.phoneNumber || !a.phoneNumberVerified) return overview(ctx, a, { errors: { sms: 'Verify a phone number first.' } }, 400);
+    if (a.mfa.includes('sms')) return ctx.redirect('/account');
+    // Always the verified number on file: a number typed into this form is ignored by design.
+    const started = await s.challenges.start({ purpose: 'sms-enable', accountId: a.id, channel: 'sms', destination: a.phoneNumber, context: CONTEXT, ip: clientIp(ctx) });
+    if (!started.ok) return overview(ctx, a, { errors: { sms: startFailure(started) } }, 503);
+    ctx.redirect('/account/mfa/sms/enable');
+  }));
+  r.get('/mfa/sms/enable', withAccount((ctx, a) => verifyPage(ctx, a, 'sms-enable')));
+  r.post('/mfa/sms/resend', resend('sms-enable'));
+  r.post('/mfa/sms/confirm', withAccount(async (ctx, a) => {
+    const res = await checkCode(ctx, a, 'sms-enable');
+    if (!res.ok) {
+      const still = await s.store.challenges.findActive(a.id, 'sms-enable', CONTEXT);
+      if (!still) return overview(ctx, a, { errors: { sms: res.message } }, 400);
+      return verifyPage(ctx, a, 'sms-enable', { code: res.message }, 400);
+    }
+    if (res.challenge.destination !== a.phoneNumber || !a.phoneNumberVerified)
+      return overview(ctx, a, { errors: { sms: 'Your phone number changed meanwhile. Start again.' } }, 409);
+    const firstFactor = a.mfa.length === 0;
+    const updated = await s.store.accounts.update(a.id, { mfa: [...new Set([...a.mfa, 'sms' as const])] });
+    await s.audit('mfa.enabled', a.id, clientIp(ctx), { factor: 'sms' });
+    if (firstFactor || a.recoveryCodes.length === 0) {
+      const codes = await s.recovery.generate(a.id);
+      return s.render(ctx, 'account/recovery-codes', { account: updated, codes, reason: 'enabled' });
+    }
+    ctx.redirect('/account?done=sms-on');
+  }));
+  // Turning it off needs the password again (a stolen session alone can't lower the account's protection).
+  r.get('/mfa/sms/disable', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/mfa/sms/disable', title: 'Turn off SMS sign-in', button: 'Turn off SMS sign-in' })));
+  r.post('/mfa/sms/disable', withAccount(async (ctx, a) => {
+    if (!(await s.accounts.checkPassword(a, field(ctx, 'password')))) {
+      await s.audit('reauth.failed', a.id, clientIp(ctx));
+      return s.render(ctx, 'account/confirm-password', { account: a, action: '/account/mfa/sms/disable', title: 'Turn off SMS sign-in', button: 'Turn off SMS sign-in', errors: { password: 'That password isn’t right.' } }, 400);
+    }
+    const mfa = a.mfa.filter((m) => m !== 'sms');
+    // No second factor left: recovery codes go too, so no flag or code outlives the factor it backs up.
+    await s.store.accounts.update(a.id, { mfa, ...(mfa.length === 0 ? { recoveryCodes: [] } : {}) });
+    await s.store.challenges.voidOpen(a.id, 'sms-enable');
+    await s.audit('mfa.disabled', a.id, clientIp(ctx), { factor: 'sms' });
+    ctx.redirect('/account?done=sms-off');
+  }));
+
+  r.get('/recovery', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes' })));
+  r.post('/recovery', withAccount(async (ctx, a) => {
+    if (!a.mfa.length) return ctx.redirect('/account');
+    if (!(await s.accounts.checkPassword(a, field(ctx, 'password'))))
+      return s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes', errors: { password: 'That password isn’t right.' } }, 400);
+    const codes = await s.recovery.generate(a.id);
+    await s.audit('mfa.recovery_regenerated', a.id, clientIp(ctx));
+    s.render(ctx, 'account/recovery-codes', { account: a, codes, reason: 'regenerated' });
+  }));
+
+  return r;
+}
+
+const NOTICES: Record<string, string> = {
+  phone: 'Your phone number is verified.',
+  'sms-on': 'SMS sign-in is on.',
+  'sms-off': 'SMS sign-in is off.',
+};

@@ -1,0 +1,122 @@
+// Composes Tessera: store → keys → services → provider → koa app with Tessera's pages in front of the
+// mounted oidc-provider (which owns every protocol endpoint).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import serve from 'koa-static';
+import { bodyParser } from '@koa/bodyparser';
+import type { Config } from './config.ts';
+import type { Store } from './store/ports.ts';
+import { openStore } from './store/open.ts';
+import { createLogger, type Logger } from './log.ts';
+import { loadKeys } from './oidc/keys.ts';
+import { SecretBox } from './secrets.ts';
+import { DevOutbox } from './notify/outbox.ts';
+import { createMailSender } from './notify/mail.ts';
+import { createSmsSender } from './notify/sms.ts';
+import { SmsGuard, LoginGuard } from './guard/limits.ts';
+import { AcrModel } from './oidc/acr.ts';
+import { createRenderer } from './http/render.ts';
+import { createProvider, type ProviderPages } from './oidc/provider.ts';
+import { AccountService } from './accounts/service.ts';
+import { ChallengeEngine } from './challenges/engine.ts';
+import { RecoveryCodes } from './factors/recovery.ts';
+import { securityHeaders } from './http/security.ts';
+import { errorPages } from './http/errors.ts';
+import { verifyCsrf } from './http/csrf.ts';
+import { interactionRouter } from './interaction/routes.ts';
+import { accountRouter } from './account/routes.ts';
+import { publicRouter } from './accounts/routes.ts';
+import { ensureAccountClient } from './account/client.ts';
+import { ClientService } from './admin/clients.ts';
+import type { Services } from './services.ts';
+
+const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
+const FORM_PREFIXES = ['/interaction/', '/account'];
+
+export interface Built {
+  app: Koa;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Everything but the store and provider, which the CLI needs too. */
+export async function buildCore(config: Config, opts: { store?: Store; log?: Logger } = {}) {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const store = opts.store ?? (await openStore(config));
+  const keys = await loadKeys(store, config);
+  const box = new SecretBox(keys.dataKey);
+  return { log, store, keys, box };
+}
+
+export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
+  const { log, store, keys, box } = await buildCore(config, opts);
+  const outbox = config.devOutbox
+    ? new DevOutbox((m) => log.info({ event: 'dev.outbox', channel: m.channel, to: m.to, text: m.text }, `dev outbox: ${m.channel} to ${m.to}`))
+    : null;
+  const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outbox, log });
+  const sms = createSmsSender({ vonage: config.sms.vonage, outbox, log });
+  const acr = new AcrModel(config.acr);
+  const render = createRenderer({ csrfKey: keys.cookieKeys[0], devOutbox: Boolean(outbox), cache: config.env !== 'development' });
+  const audit: Services['audit'] = async (type, accountId, ip, detail = {}) => {
+    await store.audit.record({ type, accountId, ip, detail });
+    if (/refused|failed|unmet/.test(type)) log.warn({ event: type, accountId, ip, ...detail }, 'security event');
+  };
+
+  const pages: ProviderPages = {
+    async error(ctx, out) {
+      const message = out.error_description || 'The request could not be handled.';
+      render(ctx as never, 'error', { title: 'We couldn’t sign you in', message, code: out.error }, (ctx as { status: number }).status >= 400 ? (ctx as { status: number }).status : 400);
+    },
+    async logoutConfirm(ctx, form) {
+      const client = ctx.oidc.client;
+      render(ctx as never, 'logout', { form, clientName: client ? String(client.metadata().client_name ?? client.clientId) : null });
+    },
+    async loggedOut(ctx) {
+      render(ctx as never, 'logged-out', { clientName: ctx.oidc.client ? String(ctx.oidc.client.metadata().client_name ?? '') : null });
+    },
+  };
+  const provider = createProvider({ config, store, keys, box, acr, pages });
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), config, log, audit });
+  const services: Services = {
+    config, store, log, provider, acr, render, outbox, box, audit, challenges,
+    accounts: new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }),
+    recovery: new RecoveryCodes(store, box),
+  };
+
+  await ensureAccountClient(store, config.issuer);
+  if (config.demoClient) await new ClientService(store, box, provider).ensure(config.demoClient);
+
+  const app = new Koa();
+  app.keys = keys.cookieKeys; // must equal the provider's cookie keys (field notes)
+  app.proxy = config.trustProxy;
+  app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
+  app.use(errorPages(render, log));
+  app.use(mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })));
+  const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
+  const csrf = verifyCsrf(keys.cookieKeys[0]);
+  app.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && FORM_PREFIXES.some((p) => ctx.path.startsWith(p))) {
+      if (!ctx.is('application/x-www-form-urlencoded')) ctx.throw(415, 'Forms must be sent as application/x-www-form-urlencoded.');
+      return parse(ctx, () => csrf(ctx, next));
+    }
+    return next();
+  });
+  for (const router of [publicRouter(services), interactionRouter(services), accountRouter(services)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  app.use(mount(provider));
+
+  const purge = setInterval(() => store.purgeExpired().catch((err) => log.warn({ err }, 'purge failed')), 10 * 60_000);
+  purge.unref();
+  return {
+    app,
+    services,
+    async close() {
+      clearInterval(purge);
+      await store.close();
+    },
+  };
+}

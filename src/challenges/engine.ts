@@ -1,0 +1,180 @@
+// The one code-challenge engine: every one-time code Tessera sends (email confirmation, phone
+// verification, SMS sign-in, turning SMS on) is issued, delivered, resent and checked here.
+// Codes are stored as keyed hashes, compared in constant time, single-use, expire, and a challenge is
+// void after maxAttempts wrong answers.
+import type { ChallengePurpose, ChallengeRecord, Store } from '../store/ports.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { MailSender } from '../notify/mail.ts';
+import type { SmsSender } from '../notify/sms.ts';
+import { SmsDeliveryError } from '../notify/sms.ts';
+import { smsText, emailMessage } from '../notify/templates.ts';
+import type { SmsGuard } from '../guard/limits.ts';
+import { SecretBox, constantTimeEqual, numericCode, randomId } from '../secrets.ts';
+
+export interface StartRequest {
+  purpose: ChallengePurpose;
+  accountId: string;
+  channel: 'sms' | 'email';
+  destination: string;
+  context?: string | null;
+  ip: string;
+  /** Recipient's name for email greetings. */
+  name?: string;
+  /** For email: builds a one-click link carrying the challenge id and code. */
+  link?: (challengeId: string, code: string) => string;
+}
+
+export type StartResult =
+  | { ok: true; challenge: ChallengeRecord; sent: boolean }
+  | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string }
+  | { ok: false; reason: 'delivery_failed' };
+
+export type ResendResult =
+  | { ok: true; challenge: ChallengeRecord }
+  | { ok: false; reason: 'cooldown' | 'limited'; retryAfterSeconds: number }
+  | { ok: false; reason: 'delivery_failed' | 'gone' };
+
+export type VerifyResult =
+  | { ok: true; challenge: ChallengeRecord }
+  | { ok: false; reason: 'invalid'; attemptsLeft: number }
+  | { ok: false; reason: 'expired' | 'exhausted' | 'used' | 'unknown' };
+
+export interface Audit {
+  (type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;
+}
+
+export class ChallengeEngine {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      box: SecretBox;
+      mail: MailSender;
+      sms: SmsSender;
+      smsGuard: SmsGuard;
+      config: Config;
+      log: Logger;
+      audit: Audit;
+    },
+  ) {}
+
+  private get codes() {
+    return this.deps.config.codes;
+  }
+
+  /** Cooldown left before this challenge's code may be sent again, in seconds. */
+  cooldownLeft(c: ChallengeRecord, now = Date.now()): number {
+    if (!c.lastSentAt) return 0;
+    const wait = this.deps.config.sms.limits.cooldownSeconds * 1000 - (now - c.lastSentAt.getTime());
+    return Math.max(0, Math.ceil(wait / 1000));
+  }
+
+  /**
+   * Opens a challenge, or returns the open one for the same account, purpose, context and destination
+   * without sending again: reloading a page never sends another code.
+   */
+  async start(req: StartRequest): Promise<StartResult> {
+    const context = req.context ?? null;
+    const open = await this.deps.store.challenges.findActive(req.accountId, req.purpose, context);
+    if (open && open.destination === req.destination && open.channel === req.channel) return { ok: true, challenge: open, sent: false };
+    if (open) await this.deps.store.challenges.voidOpen(req.accountId, req.purpose);
+
+    const code = numericCode(this.codes.length);
+    const now = new Date();
+    const challenge: ChallengeRecord = {
+      id: randomId(18),
+      purpose: req.purpose,
+      accountId: req.accountId,
+      channel: req.channel,
+      destination: req.destination,
+      codeHash: this.deps.box.mac(code),
+      attempts: 0,
+      maxAttempts: this.codes.maxAttempts,
+      sends: 0,
+      lastSentAt: null,
+      expiresAt: new Date(now.getTime() + this.codes.ttlSeconds * 1000),
+      consumedAt: null,
+      createdAt: now,
+      context,
+    };
+    const delivered = await this.deliver(challenge, code, req);
+    if (!delivered.ok) return delivered;
+    await this.deps.store.challenges.create(challenge);
+    await this.deps.store.challenges.markSent(challenge.id, now);
+    return { ok: true, challenge: { ...challenge, sends: 1, lastSentAt: now }, sent: true };
+  }
+
+  /**
+   * Sends a new code for the same challenge after the cooldown. Earlier codes stay valid (a late first
+   * SMS is still useful), the expiry is not extended, and the attempt counter is not reset.
+   */
+  async resend(challengeId: string, req: Pick<StartRequest, 'ip' | 'name' | 'link'>): Promise<ResendResult> {
+    const c = await this.deps.store.challenges.find(challengeId);
+    if (!c || c.consumedAt || c.expiresAt.getTime() <= Date.now() || c.attempts >= c.maxAttempts) return { ok: false, reason: 'gone' };
+    const wait = this.cooldownLeft(c);
+    if (wait > 0) {
+      await this.deps.audit('code.resend_refused', c.accountId, req.ip, { purpose: c.purpose, reason: 'cooldown' });
+      return { ok: false, reason: 'cooldown', retryAfterSeconds: wait };
+    }
+    const code = numericCode(this.codes.length);
+    const delivered = await this.deliver(c, code, { ...req, accountId: c.accountId });
+    if (!delivered.ok) return delivered.reason === 'limited' ? { ok: false, reason: 'limited', retryAfterSeconds: delivered.retryAfterSeconds } : delivered;
+    const hashes = `${c.codeHash} ${this.deps.box.mac(code)}`.split(' ').slice(-5).join(' ');
+    const now = new Date();
+    await this.deps.store.challenges.markSent(c.id, now, hashes);
+    return { ok: true, challenge: { ...c, codeHash: hashes, sends: c.sends + 1, lastSentAt: now } };
+  }
+
+  async verify(challengeId: string, answer: string, expect?: { accountId: string; purpose: ChallengePurpose }): Promise<VerifyResult> {
+    const c = await this.deps.store.challenges.find(challengeId);
+    if (!c || (expect && (c.accountId !== expect.accountId || c.purpose !== expect.purpose))) return { ok: false, reason: 'unknown' };
+    if (c.consumedAt) return { ok: false, reason: 'used' };
+    if (c.attempts >= c.maxAttempts) return { ok: false, reason: 'exhausted' };
+    if (c.expiresAt.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
+    const given = this.deps.box.mac(answer.replace(/\s+/g, ''));
+    // Check every stored hash so the time taken doesn't depend on which one matched.
+    const match = c.codeHash.split(' ').reduce((hit, h) => constantTimeEqual(h, given) || hit, false);
+    if (match) {
+      const won = await this.deps.store.challenges.consume(c.id, new Date());
+      return won ? { ok: true, challenge: c } : { ok: false, reason: 'used' };
+    }
+    const after = await this.deps.store.challenges.addAttempt(c.id);
+    const left = after ? after.maxAttempts - after.attempts : 0;
+    await this.deps.audit('code.wrong', c.accountId, null, { purpose: c.purpose, attemptsLeft: left });
+    return left > 0 ? { ok: false, reason: 'invalid', attemptsLeft: left } : { ok: false, reason: 'exhausted' };
+  }
+
+  private async deliver(
+    c: ChallengeRecord,
+    code: string,
+    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId'>,
+  ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
+    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
+    const { audit } = this.deps;
+    if (c.channel === 'sms') {
+      const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
+      if (!verdict.ok) {
+        await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
+        return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
+      }
+      try {
+        await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
+      } catch (err) {
+        const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
+        this.deps.log.warn({ event: 'sms.delivery_failed', purpose: c.purpose, detail }, 'SMS could not be sent');
+        await audit('sms.delivery_failed', c.accountId, req.ip, { purpose: c.purpose, detail });
+        return { ok: false, reason: 'delivery_failed' };
+      }
+      await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
+      return { ok: true };
+    }
+    const msg = emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
+    try {
+      await this.deps.mail.send({ to: c.destination, ...msg });
+    } catch (err) {
+      this.deps.log.warn({ event: 'mail.delivery_failed', purpose: c.purpose, detail: (err as Error).message }, 'mail could not be sent');
+      return { ok: false, reason: 'delivery_failed' };
+    }
+    return { ok: true };
+  }
+}

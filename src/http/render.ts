@@ -1,0 +1,39 @@
+// Renders pug views with the common locals (CSRF token, issuer, dev flags) and the headers every
+// hosted page needs: strict CSP, no caching (pages show codes and personal data), HTML content type.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pug from 'pug';
+import type { Context } from 'koa';
+import { csrfToken } from './csrf.ts';
+import { PAGE_CSP } from './security.ts';
+
+const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'views');
+const cache = new Map<string, pug.compileTemplate>();
+
+export interface Renderer {
+  (ctx: Context, view: string, locals?: Record<string, unknown>, status?: number): void;
+}
+
+export function createRenderer(opts: { csrfKey: string; devOutbox: boolean; productName?: string; cache: boolean }): Renderer {
+  return (ctx, view, locals = {}, status = 200) => {
+    let tpl = opts.cache ? cache.get(view) : undefined;
+    if (!tpl) {
+      tpl = pug.compileFile(path.join(VIEWS, `${view}.pug`), { cache: false });
+      if (opts.cache) cache.set(view, tpl);
+    }
+    const html = tpl({
+      csrf: csrfToken(ctx, opts.csrfKey),
+      devOutbox: opts.devOutbox,
+      product: opts.productName ?? 'Tessera',
+      errors: {},
+      values: {},
+      ...locals,
+    });
+    ctx.status = status;
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    ctx.set('Content-Security-Policy', PAGE_CSP);
+    ctx.body = html;
+  };
+}

@@ -1,0 +1,122 @@
+// Shared pieces of the interaction routes: loading the interaction, the client shown on the page,
+// deciding the next step of a sign-in and finishing it.
+import type { Context } from 'koa';
+import type { AccountRecord } from '../store/ports.ts';
+import type { Services } from '../services.ts';
+import { SessionExpired } from '../errors.ts';
+import { demandOf } from '../oidc/provider.ts';
+import { AcrModel, AMR, type Level } from '../oidc/acr.ts';
+import { clientMeta } from '../oidc/client-metadata.ts';
+import { loadProgress, saveProgress, clearProgress, type LoginProgress } from './progress.ts';
+
+export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
+
+export interface Loaded {
+  uid: string;
+  details: Details;
+  client: { id: string; name: string; meta: Record<string, unknown> };
+  expiresAt: Date;
+  demand: ReturnType<typeof demandOf>;
+}
+
+export async function loadInteraction(s: Services, ctx: Context): Promise<Loaded> {
+  let details: Details;
+  try {
+    details = await s.provider.interactionDetails(ctx.req, ctx.res);
+  } catch {
+    throw new SessionExpired();
+  }
+  if (details.uid !== ctx.params.uid) throw new SessionExpired();
+  const client = await s.provider.Client.find(String(details.params.client_id));
+  if (!client) throw new SessionExpired();
+  const meta = clientMeta(client);
+  return {
+    uid: details.uid,
+    details,
+    client: { id: client.clientId, name: String(meta.client_name ?? client.clientId), meta },
+    expiresAt: new Date(details.exp * 1000),
+    demand: demandOf(s.acr, details.params as Record<string, unknown>, parseClaims(details.params.claims), meta),
+  };
+}
+
+function parseClaims(claims: unknown): unknown {
+  if (typeof claims !== 'string') return claims;
+  try {
+    return JSON.parse(claims);
+  } catch {
+    return undefined;
+  }
+}
+
+export function clientIp(ctx: Context): string {
+  return ctx.ip || 'unknown';
+}
+
+export type NextStep =
+  | { step: 'email-confirm' }
+  | { step: 'sms'; purpose: 'sms-login' | 'phone-verify'; destination: string }
+  | { step: 'enrol-phone' }
+  | { step: 'unmet'; reason: string }
+  | { step: 'done' };
+
+/**
+ * The flow as data: email confirmed → second factor when the request or the account calls for one →
+ * done. SMS is the second factor this issue builds; a demand it can't meet ends in enrolment or unmet.
+ */
+export function nextStep(s: Services, account: AccountRecord, progress: LoginProgress, demand: Loaded['demand']): NextStep {
+  if (!account.emailVerified) return { step: 'email-confirm' };
+  const demanded: Level = demand?.level ?? 0;
+  const chosen: Level = account.mfa.length ? 1 : 0;
+  const need = Math.max(demanded, chosen) as Level;
+  if (s.acr.achieved(progress.amr) >= need) return { step: 'done' };
+  if (progress.enrolPhone) return { step: 'sms', purpose: 'phone-verify', destination: progress.enrolPhone };
+  if (account.phoneNumber && account.phoneNumberVerified) return { step: 'sms', purpose: 'sms-login', destination: account.phoneNumber };
+  if (s.config.mfa.inlinePhoneEnrolment) return { step: 'enrol-phone' };
+  return { step: 'unmet', reason: 'The app requires a verified phone for SMS sign-in, and this account has none.' };
+}
+
+export async function startProgress(s: Services, l: Loaded, p: LoginProgress) {
+  await saveProgress(s.store, l.uid, p, l.expiresAt);
+}
+
+export async function currentProgress(s: Services, l: Loaded): Promise<LoginProgress | null> {
+  const p = await loadProgress(s.store, l.uid);
+  if (p) return p;
+  // Step-up: a signed-in session that only lacks the demanded factor is asked for that factor alone.
+  const { session, prompt } = l.details;
+  const reasons = prompt.reasons ?? [];
+  if (session?.accountId && prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'acr_unmet')) {
+    const stepUp: LoginProgress = { accountId: session.accountId, amr: [...((session.amr as string[] | undefined) ?? [])], stepUp: true };
+    await saveProgress(s.store, l.uid, stepUp, l.expiresAt);
+    return stepUp;
+  }
+  return null;
+}
+
+export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: LoginProgress) {
+  const amr = AcrModel.withMfa(p.amr.length ? p.amr : [AMR.password]);
+  const acr = s.acr.resultAcr(amr, l.demand);
+  await clearProgress(s.store, l.uid);
+  await s.audit('login.succeeded', p.accountId, clientIp(ctx), { client: l.client.id, acr, amr });
+  await s.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: p.accountId, acr, amr, remember: true } }, { mergeWithLastSubmission: false });
+  ctx.respond = false;
+}
+
+export async function finishUnmet(s: Services, ctx: Context, l: Loaded, description: string, accountId: string | null) {
+  await clearProgress(s.store, l.uid);
+  await s.audit('login.unmet', accountId, clientIp(ctx), { client: l.client.id });
+  await s.provider.interactionFinished(
+    ctx.req,
+    ctx.res,
+    { error: 'unmet_authentication_requirements', error_description: description },
+    { mergeWithLastSubmission: false },
+  );
+  ctx.respond = false;
+}
+
+/** Reads a form field as a bounded string: malformed posts (arrays, objects, huge values) become ''. */
+export function field(ctx: Context, name: string, max = 1024): string {
+  const body = (ctx.request as { body?: Record<string, unknown> }).body;
+  const v = body && typeof body === 'object' ? body[name] : undefined;
+  return typeof v === 'string' && v.length <= max ? v : '';
+}

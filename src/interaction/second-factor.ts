@@ -1,0 +1,197 @@
+// Steps after the password: confirm the email, the SMS code (sign-in or inline phone enrolment),
+// a recovery code instead, and adding a phone when a relying party demands SMS.
+import type { Context } from 'koa';
+import type { AccountRecord } from '../store/ports.ts';
+import type { Services } from '../services.ts';
+import type { VerifyResult, StartResult } from '../challenges/engine.ts';
+import { AMR } from '../oidc/acr.ts';
+import { maskPhone, parsePhone } from '../accounts/phone.ts';
+import { SessionExpired } from '../errors.ts';
+import { loadInteraction, currentProgress, nextStep, finishUnmet, field, clientIp, startProgress, type Loaded, type NextStep } from './context.ts';
+import { pageLocals } from './login.ts';
+import type { LoginProgress } from './progress.ts';
+
+export const CODE_ERRORS: Record<Exclude<VerifyResult, { ok: true }>['reason'], string> = {
+  invalid: 'That code isn’t right.',
+  expired: 'That code has expired. Send a new one.',
+  exhausted: 'Too many wrong codes. Send a new code to try again.',
+  used: 'That code was already used. Send a new one.',
+  unknown: 'That code isn’t valid any more. Send a new one.',
+};
+
+export function startFailure(r: Exclude<StartResult, { ok: true }>): string {
+  if (r.reason === 'limited')
+    return `Too many codes were sent. Try again in ${Math.max(1, Math.ceil(r.retryAfterSeconds / 60))} minutes, or use another method.`;
+  return 'We couldn’t send the code. Try again, or use another method.';
+}
+
+export function emailLink(s: Services) {
+  return (challengeId: string, code: string) => `${s.config.issuer}/email/confirm?c=${encodeURIComponent(challengeId)}&code=${code}`;
+}
+
+async function progressOrExpire(s: Services, l: Loaded) {
+  const p = await currentProgress(s, l);
+  if (!p) throw new SessionExpired();
+  const account = await s.store.accounts.findById(p.accountId);
+  if (!account) throw new SessionExpired();
+  return { p, account };
+}
+
+// ---- email confirmation -------------------------------------------------------------------------
+
+export async function showEmailConfirm(s: Services, ctx: Context, l: Loaded, account: AccountRecord, extra: Record<string, unknown> = {}, status = 200) {
+  const started = await s.challenges.start({
+    purpose: 'email-confirm', accountId: account.id, channel: 'email', destination: account.email,
+    ip: clientIp(ctx), name: account.name, link: emailLink(s),
+  });
+  const errors = started.ok ? {} : { code: startFailure(started) };
+  s.render(ctx, 'interaction/email-confirm', pageLocals(l, { email: account.email, errors, ...extra }), started.ok ? status : 503);
+}
+
+export async function submitEmailCode(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { account } = await progressOrExpire(s, l);
+  const open = await s.store.challenges.findActive(account.id, 'email-confirm', null);
+  const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
+  if (!result.ok) return showEmailConfirm(s, ctx, l, account, { errors: { code: CODE_ERRORS[result.reason] } }, 400);
+  await s.store.accounts.update(account.id, { emailVerified: true });
+  await s.audit('email.confirmed', account.id, clientIp(ctx));
+  ctx.redirect(`/interaction/${l.uid}`);
+}
+
+export async function resendEmailCode(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { account } = await progressOrExpire(s, l);
+  const open = await s.store.challenges.findActive(account.id, 'email-confirm', null);
+  if (open) {
+    const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), name: account.name, link: emailLink(s) });
+    if (!r.ok && r.reason === 'cooldown')
+      return showEmailConfirm(s, ctx, l, account, { errors: { code: `Wait ${r.retryAfterSeconds} seconds before sending another code.` } }, 429);
+  }
+  return showEmailConfirm(s, ctx, l, account, { notice: 'We sent a new code.' });
+}
+
+// ---- SMS ----------------------------------------------------------------------------------------
+
+export async function showSmsStep(
+  s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress,
+  next: Extract<NextStep, { step: 'sms' }>, extra: Record<string, unknown> = {}, status = 200,
+) {
+  // Sent once when the step opens: a reload finds the open challenge and sends nothing.
+  const started = await s.challenges.start({
+    purpose: next.purpose, accountId: account.id, channel: 'sms', destination: next.destination, context: l.uid, ip: clientIp(ctx),
+  });
+  const errors = started.ok ? {} : { code: startFailure(started) };
+  s.render(
+    ctx,
+    'interaction/sms',
+    pageLocals(l, {
+      phone: maskPhone(next.destination),
+      enrolling: next.purpose === 'phone-verify',
+      cooldown: started.ok ? s.challenges.cooldownLeft(started.challenge) : 0,
+      canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
+      stepUp: Boolean(p.stepUp),
+      errors,
+      ...extra,
+    }),
+    started.ok ? status : 503,
+  );
+}
+
+export async function submitSmsCode(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { p, account } = await progressOrExpire(s, l);
+  const next = nextStep(s, account, p, l.demand);
+  if (next.step !== 'sms') return ctx.redirect(`/interaction/${l.uid}`);
+  const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
+  const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
+  if (!result.ok) {
+    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'sms', reason: result.reason });
+    const message = result.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[result.reason];
+    return renderSmsAgain(s, ctx, l, account, p, next, { code: message }, 400);
+  }
+  if (next.purpose === 'phone-verify') {
+    await s.store.accounts.update(account.id, { phoneNumber: next.destination, phoneNumberVerified: true });
+    await s.audit('phone.verified', account.id, clientIp(ctx), { inline: true });
+  }
+  await startProgress(s, l, { accountId: account.id, amr: [...p.amr, AMR.sms], stepUp: p.stepUp });
+  ctx.redirect(`/interaction/${l.uid}`);
+}
+
+/** Re-render after a wrong code without starting a new challenge. */
+async function renderSmsAgain(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: Extract<NextStep, { step: 'sms' }>, errors: Record<string, string>, status: number) {
+  const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
+  s.render(ctx, 'interaction/sms', pageLocals(l, {
+    phone: maskPhone(next.destination),
+    enrolling: next.purpose === 'phone-verify',
+    cooldown: open ? s.challenges.cooldownLeft(open) : 0,
+    canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
+    stepUp: Boolean(p.stepUp),
+    errors,
+  }), status);
+}
+
+export async function resendSmsCode(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { p, account } = await progressOrExpire(s, l);
+  const next = nextStep(s, account, p, l.demand);
+  if (next.step !== 'sms') return ctx.redirect(`/interaction/${l.uid}`);
+  const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
+  if (!open) return showSmsStep(s, ctx, l, account, p, next); // expired or void: start a fresh one
+  const r = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
+  if (r.ok) return renderSmsAgain(s, ctx, l, account, p, next, {}, 200).then(() => undefined);
+  if (r.reason === 'cooldown') return renderSmsAgain(s, ctx, l, account, p, next, { code: `Wait ${r.retryAfterSeconds} seconds before sending another code.` }, 429);
+  if (r.reason === 'limited') return renderSmsAgain(s, ctx, l, account, p, next, { code: startFailure({ ok: false, reason: 'limited', retryAfterSeconds: r.retryAfterSeconds, rule: '' }) }, 429);
+  if (r.reason === 'delivery_failed') return renderSmsAgain(s, ctx, l, account, p, next, { code: startFailure({ ok: false, reason: 'delivery_failed' }) }, 503);
+  return showSmsStep(s, ctx, l, account, p, next);
+}
+
+export async function submitRecoveryCode(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { p, account } = await progressOrExpire(s, l);
+  const next = nextStep(s, account, p, l.demand);
+  if (next.step !== 'sms' || (l.demand?.level ?? 0) >= 2) return ctx.redirect(`/interaction/${l.uid}`);
+  if (!(await s.recovery.use(account.id, field(ctx, 'recovery_code', 40)))) {
+    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'recovery' });
+    return renderSmsAgain(s, ctx, l, account, p, next, { recovery_code: 'That recovery code isn’t valid or was already used.' }, 400);
+  }
+  await s.audit('mfa.recovery_code_used', account.id, clientIp(ctx));
+  await startProgress(s, l, { accountId: account.id, amr: [...p.amr, AMR.recovery], stepUp: p.stepUp });
+  ctx.redirect(`/interaction/${l.uid}`);
+}
+
+// ---- adding a phone inside the sign-in (a relying party demands SMS, the account has no phone) --------
+
+export async function showEnrolPhone(s: Services, ctx: Context, l: Loaded, account: AccountRecord, extra: Record<string, unknown> = {}, status = 200) {
+  s.render(ctx, 'interaction/enrol-phone', pageLocals(l, { values: { phone_number: account.phoneNumber ?? '' }, ...extra }), status);
+}
+
+export async function submitEnrolPhone(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { p, account } = await progressOrExpire(s, l);
+  if (nextStep(s, account, p, l.demand).step !== 'enrol-phone') return ctx.redirect(`/interaction/${l.uid}`);
+  const input = field(ctx, 'phone_number', 64);
+  const parsed = parsePhone(input, s.config.sms.defaultRegion, s.config.sms.allowedCountries);
+  if (!parsed.ok) return showEnrolPhone(s, ctx, l, account, { values: { phone_number: input }, errors: { phone_number: parsed.error } }, 400);
+  await startProgress(s, l, { ...p, enrolPhone: parsed.e164 });
+  ctx.redirect(`/interaction/${l.uid}`);
+}
+
+/** POST /interaction/:uid/enrol-phone/decline — the RP gets unmet_authentication_requirements. */
+export async function declineEnrolPhone(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const p = await currentProgress(s, l);
+  await finishUnmet(s, ctx, l, 'The user has no verified phone for the SMS sign-in the app requires.', p?.accountId ?? null);
+}
+
+/** POST /interaction/:uid/enrol-phone/change — back to the number form (typo in the number). */
+export async function changeEnrolPhone(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { p } = await progressOrExpire(s, l);
+  if (p.enrolPhone) {
+    await s.store.challenges.voidOpen(p.accountId, 'phone-verify');
+    const rest: LoginProgress = { accountId: p.accountId, amr: p.amr, stepUp: p.stepUp };
+    await startProgress(s, l, rest);
+  }
+  ctx.redirect(`/interaction/${l.uid}`);
+}

@@ -1,0 +1,45 @@
+// Starts Tessera: read config, open the store, build the app, listen, shut down gracefully.
+import http from 'node:http';
+import { loadConfig, ConfigError } from './config.ts';
+import { buildApp } from './app.ts';
+import { createLogger } from './log.ts';
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const built = await buildApp(config, { log });
+  const server = http.createServer(built.app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.port, resolve));
+  const where = config.mongodbUri ? 'MongoDB' : `SQLite in ${config.dataDir}`;
+  log.info({ issuer: config.issuer, store: where }, `Tessera listening on ${config.issuer} (store: ${where})`);
+  if (built.services.outbox) log.info(`Development outbox: ${config.issuer}/dev/outbox (emails and texts land there)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.close();
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+    await built.close().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`Tessera failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+// SMS through the Vonage SDK. VONAGE_REST_HOST points the SDK at another endpoint (tests, staging);
+// without credentials in development, texts go to the dev outbox.
+import { SMS } from '@vonage/sms';
+import { Auth } from '@vonage/auth';
+import type { DevOutbox } from './outbox.ts';
+import type { Logger } from '../log.ts';
+
+export interface SmsSender {
+  /** Resolves when the provider accepted the message; rejects with SmsDeliveryError otherwise. */
+  send(to: string, text: string): Promise<void>;
+}
+
+export class SmsDeliveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SmsDeliveryError';
+  }
+}
+
+interface VonageOptions {
+  apiKey: string | null;
+  apiSecret: string | null;
+  from: string;
+  restHost: string | null;
+}
+
+export function createSmsSender(opts: { vonage: VonageOptions; outbox: DevOutbox | null; log: Logger }): SmsSender {
+  const { apiKey, apiSecret, from, restHost } = opts.vonage;
+  if (!apiKey || !apiSecret) {
+    if (!opts.outbox) throw new Error('No VONAGE_API_KEY / VONAGE_API_SECRET configured and the dev outbox is off: SMS cannot be sent');
+    const outbox = opts.outbox;
+    return { async send(to, text) { outbox.add({ channel: 'sms', to, text }); } };
+  }
+  const client = new SMS(new Auth({ apiKey, apiSecret }), restHost ? { restHost } : {});
+  return {
+    async send(to, text) {
+      try {
+        // Vonage wants the number without the leading "+".
+        const res = await client.send({ to: to.replace(/^\+/, ''), from, text });
+        opts.log.info({ event: 'sms.sent', messageId: res.messages?.[0]?.messageId }, 'sms accepted by Vonage');
+      } catch (err) {
+        const e = err as { message?: string; response?: { messages?: { status?: string; errorText?: string; 'error-text'?: string }[] } };
+        const first = e.response?.messages?.[0];
+        const detail = first ? `status ${first.status}: ${first.errorText ?? first['error-text'] ?? ''}` : (e.message ?? String(err));
+        opts.log.warn({ event: 'sms.failed', detail }, 'Vonage did not accept the SMS');
+        throw new SmsDeliveryError(detail);
+      }
+    },
+  };
+}

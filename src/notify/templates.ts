@@ -1,0 +1,23 @@
+// Message texts in one place. SMS texts stay under 160 GSM characters and end with the origin-bound
+// line (`@host #code`) that lets browsers and phones autofill the code for the right site only.
+import type { ChallengePurpose } from '../store/ports.ts';
+
+export function smsText(purpose: ChallengePurpose, code: string, issuerHost: string, ttlMinutes: number): string {
+  const what = purpose === 'phone-verify' ? 'verify your phone' : purpose === 'sms-enable' ? 'turn on SMS sign-in' : 'sign in';
+  return `${code} is your Tessera code to ${what}. It expires in ${ttlMinutes} minutes. Don't share it.\n\n@${issuerHost} #${code}`;
+}
+
+export function emailMessage(purpose: ChallengePurpose, code: string, link: string | null, name: string, ttlMinutes: number) {
+  const subject = purpose === 'email-confirm' ? 'Confirm your email address' : 'Your sign-in code';
+  const lines = [
+    `Hello ${name},`,
+    '',
+    purpose === 'email-confirm' ? 'Use this code to confirm your email address:' : 'Use this code to sign in:',
+    '',
+    `    ${code}`,
+    '',
+    ...(link ? ['Or open this link:', link, ''] : []),
+    `The code expires in ${ttlMinutes} minutes. If you did not ask for it, you can ignore this email.`,
+  ];
+  return { subject, text: lines.join('\n') };
+}

@@ -1,0 +1,124 @@
+// oidc-provider configuration: clients and artifacts from the store, accounts and claims, the acr
+// model in the interaction policy, persistent keys, and Tessera-rendered error / logout pages.
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Store } from '../store/ports.ts';
+import type { Config } from '../config.ts';
+import type { ProviderKeys } from './keys.ts';
+import type { SecretBox } from '../secrets.ts';
+import { createAdapterClass } from './adapter.ts';
+import { accountClaims } from '../accounts/service.ts';
+import { AcrModel, requestedAcrValues } from './acr.ts';
+import { FIRST_PARTY, MIN_ACR, validateExtraMetadata, clientMeta } from './client-metadata.ts';
+
+export interface ProviderPages {
+  error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
+  logoutConfirm(ctx: KoaContextWithOIDC, form: string): Promise<void>;
+  loggedOut(ctx: KoaContextWithOIDC): Promise<void>;
+}
+
+/** What the request in `ctx` demands of the login (acr_values, essential acr claim, client minimum). */
+export function demandOf(acr: AcrModel, params: Record<string, unknown>, claims: unknown, client: Record<string, unknown> | undefined) {
+  const min = client ? (client[MIN_ACR] as string | undefined) : undefined;
+  return acr.demand(requestedAcrValues(params, claims), min);
+}
+
+export function createProvider(opts: { config: Config; store: Store; keys: ProviderKeys; box: SecretBox; acr: AcrModel; pages: ProviderPages }) {
+  const { config, store, keys, box, acr, pages } = opts;
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  // The built-in essential_acr checks compare acr strings for equality; Tessera's levels are a chain
+  // (mfa:sms satisfies mfa), so one check compares the demand with the session's amr instead.
+  login.checks.remove('essential_acr');
+  login.checks.remove('essential_acrs');
+  login.checks.add(
+    new interactionPolicy.Check('acr_unmet', 'the request demands an authentication factor the session has not proved', (ctx) => {
+      const { oidc } = ctx;
+      if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const demand = demandOf(acr, oidc.params as Record<string, unknown>, oidc.claims, oidc.client ? clientMeta(oidc.client) : undefined);
+      if (!demand) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const amr = (oidc.session.amr as string[] | undefined) ?? [];
+      return acr.achieved(amr) >= demand.level ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass(store, box),
+    clients: [],
+    findAccount: async (_ctx, sub) => {
+      const account = await store.accounts.findById(sub);
+      if (!account) return undefined;
+      return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
+    },
+    claims: {
+      openid: ['sub', 'amr'],
+      profile: ['name', 'updated_at'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+    },
+    scopes: ['openid', 'profile', 'email', 'phone', 'offline_access'],
+    acrValues: acr.values,
+    responseTypes: ['code', 'none'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'] },
+    extraClientMetadata: { properties: [MIN_ACR, FIRST_PARTY], validator: validateExtraMetadata(acr) },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => pages.logoutConfirm(ctx, form),
+        postLogoutSuccessSource: (ctx) => pages.loggedOut(ctx),
+      },
+    },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // First-party clients (flag set by an admin) skip the consent page: their grant is created here.
+    loadExistingGrant: async (ctx) => {
+      const { oidc } = ctx;
+      const grantId = oidc.result?.consent?.grantId || oidc.session?.grantIdFor(oidc.client!.clientId);
+      if (grantId) {
+        const grant = await oidc.provider.Grant.find(grantId);
+        if (grant) return grant;
+      }
+      if (oidc.client && clientMeta(oidc.client)[FIRST_PARTY] === true && oidc.session?.accountId) {
+        const grant = new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId: oidc.session.accountId });
+        grant.addOIDCScope(String(oidc.params?.scope ?? 'openid'));
+        if (oidc.claims && Object.keys(oidc.claims).length) grant.addOIDCClaims(Object.keys({ ...oidc.claims.id_token, ...oidc.claims.userinfo }));
+        await grant.save();
+        return grant;
+      }
+      return undefined;
+    },
+    interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    jwks: keys.jwks as Configuration['jwks'],
+    ttl: {
+      AccessToken: config.tokens.accessTokenTtl,
+      AuthorizationCode: 60,
+      ClientCredentials: config.tokens.accessTokenTtl,
+      IdToken: config.tokens.idTokenTtl,
+      Interaction: 3600,
+      Grant: config.tokens.refreshTokenTtl,
+      Session: config.tokens.sessionTtl,
+      RefreshToken: config.tokens.refreshTokenTtl,
+    },
+    renderError: (ctx, out, error) => pages.error(ctx, out as unknown as Record<string, string>, error),
+    allowOmittingSingleRegisteredRedirectUri: false,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

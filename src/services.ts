@@ -1,0 +1,28 @@
+// The wired-up domain services handed to route modules (injected, never imported as singletons, so
+// tests can build an app over any store).
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import type { Store } from './store/ports.ts';
+import type { Logger } from './log.ts';
+import type { AccountService } from './accounts/service.ts';
+import type { ChallengeEngine } from './challenges/engine.ts';
+import type { RecoveryCodes } from './factors/recovery.ts';
+import type { AcrModel } from './oidc/acr.ts';
+import type { Renderer } from './http/render.ts';
+import type { DevOutbox } from './notify/outbox.ts';
+import type { SecretBox } from './secrets.ts';
+
+export interface Services {
+  config: Config;
+  store: Store;
+  log: Logger;
+  provider: Provider;
+  accounts: AccountService;
+  challenges: ChallengeEngine;
+  recovery: RecoveryCodes;
+  acr: AcrModel;
+  render: Renderer;
+  outbox: DevOutbox | null;
+  box: SecretBox;
+  audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;
+}

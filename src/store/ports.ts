@@ -1,0 +1,171 @@
+// The store port: every persistent thing Tessera keeps goes through these interfaces.
+// Two adapters implement them (sqlite/ for the embedded default, mongo/ for production) and one
+// contract test suite (test/integration/store-contract.test.ts) runs against both.
+//
+// Design rules forced by the MongoDB adapter being tested without transactions (see
+// ../shared/docs/storage.md): every state change that must be atomic is a single-record conditional
+// update (attempts, consumption, recovery code use), and expiry is always checked on read, never left
+// to a TTL monitor alone.
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+
+export type FactorName = 'sms' | 'email' | 'totp' | 'recovery';
+
+export interface AccountRecord {
+  id: string; // the OIDC `sub`
+  email: string; // normalised to lower case; unique
+  emailVerified: boolean;
+  name: string;
+  passwordHash: string; // argon2id PHC string
+  phoneNumber: string | null; // E.164; trusted for SMS only when phoneNumberVerified
+  phoneNumberVerified: boolean;
+  mfa: FactorName[]; // second factors the user (or an admin) turned on
+  recoveryCodes: string[]; // hashes of unused recovery codes
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type AccountPatch = Partial<Omit<AccountRecord, 'id' | 'createdAt' | 'updatedAt'>>;
+
+export interface AccountRepo {
+  /** Throws StoreConflictError when the email is taken. */
+  create(account: AccountRecord): Promise<void>;
+  findById(id: string): Promise<AccountRecord | null>;
+  findByEmail(email: string): Promise<AccountRecord | null>;
+  /** Applies the patch, bumps updatedAt, returns the new record (null if unknown). Throws StoreConflictError on a taken email. */
+  update(id: string, patch: AccountPatch): Promise<AccountRecord | null>;
+  /** Removes one recovery code hash atomically; true only for the single caller that removed it. */
+  useRecoveryCode(id: string, codeHash: string): Promise<boolean>;
+  list(opts?: { limit?: number; offset?: number }): Promise<AccountRecord[]>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface ClientRecord {
+  clientId: string;
+  /** RFC 7591 metadata plus Tessera's own (e.g. `tessera_min_acr`), without client_id / client_secret. */
+  metadata: Record<string, unknown>;
+  /** The client secret encrypted with the store's data key (null for public clients). */
+  secretEncrypted: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ClientRepo {
+  /** Throws StoreConflictError when the client_id exists. */
+  create(client: ClientRecord): Promise<void>;
+  find(clientId: string): Promise<ClientRecord | null>;
+  list(): Promise<ClientRecord[]>;
+  update(
+    clientId: string,
+    patch: { metadata?: Record<string, unknown>; secretEncrypted?: string | null },
+  ): Promise<ClientRecord | null>;
+  delete(clientId: string): Promise<boolean>;
+}
+
+/** oidc-provider artifacts (Session, Interaction, Grant, AuthorizationCode, RefreshToken, ...). */
+export interface OidcArtifactRepo {
+  /** Insert or replace. grantId / userCode / uid are read from the payload for the lookups below. */
+  upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void>;
+  /** Undefined when unknown or expired. */
+  find(model: string, id: string): Promise<Record<string, unknown> | undefined>;
+  findByUid(model: string, uid: string): Promise<Record<string, unknown> | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<Record<string, unknown> | undefined>;
+  /** Marks consumed (payload.consumed = epoch seconds). */
+  consume(model: string, id: string): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  /** Deletes every artifact of any model carrying this grantId. */
+  revokeByGrantId(grantId: string): Promise<void>;
+}
+
+export type ChallengePurpose =
+  | 'phone-verify' // prove ownership of a (new) phone number, signed-in user
+  | 'sms-enable' // confirm a fresh code to the verified phone before turning SMS 2FA on
+  | 'sms-login' // second factor at sign-in / step-up
+  | 'email-confirm' // confirm the email address after registration
+  | 'email-login'; // email code as a second factor (factors issue)
+
+export interface ChallengeRecord {
+  id: string;
+  purpose: ChallengePurpose;
+  accountId: string;
+  channel: 'sms' | 'email';
+  destination: string; // E.164 number or email address the code went to
+  /** HMAC-SHA-256 of the code, never the code. A resend adds a new code (space-separated hashes), so a
+   *  delayed first SMS still works: any code sent for this challenge is accepted, once. */
+  codeHash: string;
+  attempts: number; // wrong answers so far
+  maxAttempts: number;
+  sends: number; // how many times the (same) code was delivered
+  lastSentAt: Date | null;
+  expiresAt: Date;
+  consumedAt: Date | null;
+  createdAt: Date;
+  /** A correlation the caller may use, e.g. the interaction uid a login challenge belongs to. */
+  context: string | null;
+}
+
+export interface ChallengeRepo {
+  create(challenge: ChallengeRecord): Promise<void>;
+  /** Returns the record even when expired or consumed: the engine explains why it can't be used. */
+  find(id: string): Promise<ChallengeRecord | null>;
+  /** Newest challenge for (accountId, purpose, context) that is unconsumed, unexpired and not out of attempts. */
+  findActive(accountId: string, purpose: ChallengePurpose, context: string | null): Promise<ChallengeRecord | null>;
+  /** Atomically adds one wrong attempt (only while unconsumed); returns the updated record. */
+  addAttempt(id: string): Promise<ChallengeRecord | null>;
+  /** Atomically consumes: true only for the one caller that flips an unconsumed, unexpired challenge with attempts left. */
+  consume(id: string, now: Date): Promise<boolean>;
+  /** Records one more delivery; when `codeHash` is given it replaces the stored hash list (resend with a new code). */
+  markSent(id: string, at: Date, codeHash?: string): Promise<void>;
+  /** Voids every open challenge for (accountId, purpose) (sets consumedAt). */
+  voidOpen(accountId: string, purpose: ChallengePurpose): Promise<void>;
+}
+
+export interface KeyRepo {
+  /**
+   * Returns the value stored under `name`, creating it with `create()` when absent. Safe when several
+   * instances start at once: exactly one value wins and every caller gets that one.
+   */
+  getOrCreate<T>(name: string, create: () => T | Promise<T>): Promise<T>;
+}
+
+export interface AuditEvent {
+  at: Date;
+  type: string; // e.g. 'login.failed', 'sms.refused', 'sms.sent'
+  accountId: string | null;
+  ip: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditRepo {
+  record(event: Omit<AuditEvent, 'at'> & { at?: Date }): Promise<void>;
+  /** Newest first. */
+  list(filter?: { type?: string; accountId?: string; limit?: number }): Promise<AuditEvent[]>;
+}
+
+export interface RateLimitOptions {
+  keyPrefix: string;
+  points: number;
+  duration: number; // seconds
+  blockDuration?: number; // seconds
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'mongo';
+  accounts: AccountRepo;
+  clients: ClientRepo;
+  oidc: OidcArtifactRepo;
+  challenges: ChallengeRepo;
+  keys: KeyRepo;
+  audit: AuditRepo;
+  /** A rate-limiter-flexible limiter whose counters live in this store (shared by all instances). */
+  rateLimiter(opts: RateLimitOptions): RateLimiterAbstract;
+  /** Deletes expired artifacts and challenges (TTL indexes do this too on MongoDB; correctness never depends on it). */
+  purgeExpired(now?: Date): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(message = 'record already exists') {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}

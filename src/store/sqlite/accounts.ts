@@ -1,0 +1,104 @@
+import type { AccountRecord, AccountRepo, AccountPatch, ClientRecord, ClientRepo } from '../ports.ts';
+import { StoreConflictError } from '../ports.ts';
+import type { SqliteDb } from './index.ts';
+import { fromJson, toJson, isUniqueViolation } from './schema.ts';
+
+type Row = { doc: string };
+
+export function sqliteAccounts(db: SqliteDb): AccountRepo {
+  const byId = db.prepare('SELECT doc FROM accounts WHERE id = ?');
+  const byEmail = db.prepare('SELECT doc FROM accounts WHERE email = ?');
+  const insert = db.prepare('INSERT INTO accounts (id, email, created_at, doc) VALUES (?, ?, ?, ?)');
+  const write = db.prepare('UPDATE accounts SET email = ?, doc = ? WHERE id = ?');
+  const read = (id: string) => {
+    const row = byId.get(id) as Row | undefined;
+    return row ? fromJson<AccountRecord>(row.doc) : null;
+  };
+  return {
+    async create(a) {
+      try {
+        insert.run(a.id, a.email, a.createdAt.getTime(), toJson(a));
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreConflictError('an account with this email or id exists');
+        throw err;
+      }
+    },
+    async findById(id) {
+      return read(id);
+    },
+    async findByEmail(email) {
+      const row = byEmail.get(email) as Row | undefined;
+      return row ? fromJson<AccountRecord>(row.doc) : null;
+    },
+    async update(id, patch: AccountPatch) {
+      const current = read(id);
+      if (!current) return null;
+      const next: AccountRecord = { ...current, ...patch, id, createdAt: current.createdAt, updatedAt: new Date() };
+      try {
+        write.run(next.email, toJson(next), id);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreConflictError('an account with this email exists');
+        throw err;
+      }
+      return next;
+    },
+    async useRecoveryCode(id, codeHash) {
+      // Synchronous read-modify-write: nothing can interleave inside this function in one process.
+      const current = read(id);
+      if (!current || !current.recoveryCodes.includes(codeHash)) return false;
+      const next = { ...current, recoveryCodes: current.recoveryCodes.filter((h) => h !== codeHash), updatedAt: new Date() };
+      write.run(next.email, toJson(next), id);
+      return true;
+    },
+    async list(opts = {}) {
+      const rows = db
+        .prepare('SELECT doc FROM accounts ORDER BY created_at, id LIMIT ? OFFSET ?')
+        .all(opts.limit ?? 1000, opts.offset ?? 0) as Row[];
+      return rows.map((r) => fromJson<AccountRecord>(r.doc));
+    },
+    async delete(id) {
+      return db.prepare('DELETE FROM accounts WHERE id = ?').run(id).changes > 0;
+    },
+  };
+}
+
+export function sqliteClients(db: SqliteDb): ClientRepo {
+  const byId = db.prepare('SELECT doc FROM clients WHERE client_id = ?');
+  const read = (id: string) => {
+    const row = byId.get(id) as Row | undefined;
+    return row ? fromJson<ClientRecord>(row.doc) : null;
+  };
+  return {
+    async create(c) {
+      try {
+        db.prepare('INSERT INTO clients (client_id, created_at, doc) VALUES (?, ?, ?)').run(c.clientId, c.createdAt.getTime(), toJson(c));
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StoreConflictError('a client with this client_id exists');
+        throw err;
+      }
+    },
+    async find(id) {
+      return read(id);
+    },
+    async list() {
+      return (db.prepare('SELECT doc FROM clients ORDER BY created_at, client_id').all() as Row[]).map((r) =>
+        fromJson<ClientRecord>(r.doc),
+      );
+    },
+    async update(id, patch) {
+      const current = read(id);
+      if (!current) return null;
+      const next: ClientRecord = {
+        ...current,
+        ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
+        ...(patch.secretEncrypted !== undefined ? { secretEncrypted: patch.secretEncrypted } : {}),
+        updatedAt: new Date(),
+      };
+      db.prepare('UPDATE clients SET doc = ? WHERE client_id = ?').run(toJson(next), id);
+      return next;
+    },
+    async delete(id) {
+      return db.prepare('DELETE FROM clients WHERE client_id = ?').run(id).changes > 0;
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Clients live beside accounts (same document pattern); re-exported here so index.ts reads by capability.
+export { sqliteClients } from './accounts.ts';

@@ -1,0 +1,56 @@
+// The embedded store: one SQLite file through libsql (better-sqlite3-compatible API, ships prebuilt
+// platform binaries, so `npm install` needs no native build). Calls are synchronous inside one process,
+// which makes every read-modify-write below atomic for this process; the embedded store is for a single
+// instance (scale-out uses MongoDB).
+import Database from 'libsql';
+import fs from 'node:fs';
+import path from 'node:path';
+import { RateLimiterSQLite } from 'rate-limiter-flexible';
+import type { Store, RateLimitOptions } from '../ports.ts';
+import { SCHEMA } from './schema.ts';
+import { sqliteAccounts } from './accounts.ts';
+import { sqliteClients } from './clients.ts';
+import { sqliteOidc } from './oidc.ts';
+import { sqliteChallenges } from './challenges.ts';
+import { sqliteKeys, sqliteAudit } from './misc.ts';
+
+export type SqliteDb = InstanceType<typeof Database>;
+
+export async function openSqliteStore(opts: { file: string }): Promise<Store> {
+  if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+  const db: SqliteDb = new Database(opts.file);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  db.exec(SCHEMA);
+  const limiters: RateLimiterSQLite[] = [];
+  return {
+    kind: 'sqlite',
+    accounts: sqliteAccounts(db),
+    clients: sqliteClients(db),
+    oidc: sqliteOidc(db),
+    challenges: sqliteChallenges(db),
+    keys: sqliteKeys(db),
+    audit: sqliteAudit(db),
+    rateLimiter(o: RateLimitOptions) {
+      const limiter = new RateLimiterSQLite({
+        storeClient: db,
+        storeType: 'better-sqlite3', // libsql speaks the better-sqlite3 API
+        tableName: 'rate_limits',
+        keyPrefix: o.keyPrefix,
+        points: o.points,
+        duration: o.duration,
+        blockDuration: o.blockDuration ?? 0,
+      });
+      limiters.push(limiter);
+      return limiter;
+    },
+    async purgeExpired(now = new Date()) {
+      const t = now.getTime();
+      db.prepare('DELETE FROM oidc WHERE expires_at IS NOT NULL AND expires_at <= ?').run(t);
+      db.prepare('DELETE FROM challenges WHERE expires_at <= ?').run(t - 24 * 3600_000);
+      db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?').run(t);
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
