@@ -71,10 +71,10 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     },
     async logoutConfirm(ctx, form) {
       const client = ctx.oidc.client;
-      render(ctx as never, 'logout', { form, clientName: client ? String(client.metadata().client_name ?? client.clientId) : null });
+      render(ctx as never, 'logout', { form, appName: client ? String(client.metadata().client_name ?? client.clientId) : null });
     },
     async loggedOut(ctx) {
-      render(ctx as never, 'logged-out', { clientName: ctx.oidc.client ? String(ctx.oidc.client.metadata().client_name ?? '') : null });
+      render(ctx as never, 'logged-out', { appName: ctx.oidc.client ? String(ctx.oidc.client.metadata().client_name ?? '') : null });
     },
   };
   const provider = createProvider({ config, store, keys, box, acr, pages });

@@ -12,9 +12,9 @@ export function parsePhone(input: string, defaultRegion: string, allowedCountrie
   try {
     parsed = parsePhoneNumberWithError(raw, defaultRegion as CountryCode);
   } catch {
-    return { ok: false, error: 'Enter a valid phone number, e.g. +44 7700 900123.' };
+    return { ok: false, error: 'Enter a valid phone number, e.g. +33 6 12 34 56 78.' };
   }
-  if (!parsed.isValid()) return { ok: false, error: 'Enter a valid phone number, e.g. +44 7700 900123.' };
+  if (!parsed.isValid()) return { ok: false, error: 'Enter a valid phone number, e.g. +33 6 12 34 56 78.' };
   const type = parsed.getType();
   if (type && !['MOBILE', 'FIXED_LINE_OR_MOBILE', 'PERSONAL_NUMBER'].includes(type))
     return { ok: false, error: 'Enter a mobile number that can receive text messages.' };

@@ -5,6 +5,9 @@ import type { Services } from '../services.ts';
 export function publicRouter(s: Services): Router {
   const r = new Router();
   r.get('/', (ctx) => s.render(ctx, 'home', { issuer: s.config.issuer }));
+  r.get('/favicon.ico', (ctx) => {
+    ctx.status = 204;
+  });
 
   // One-click confirmation from the email: same engine, same single-use code as the typed one.
   r.get('/email/confirm', async (ctx) => {

@@ -50,7 +50,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
     },
     claims: {
-      openid: ['sub', 'amr'],
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],

@@ -1,0 +1,52 @@
+import type { AuditEvent, AuditRepo, KeyRepo } from '../ports.ts';
+import { isDuplicateKey, type AuditDoc, type KeyDoc, type MongoModels } from './models.ts';
+
+export function mongoKeys(m: MongoModels): KeyRepo {
+  const Keys = m.keys;
+  return {
+    async getOrCreate<T>(name: string, create: () => T | Promise<T>): Promise<T> {
+      const existing = await Keys.findById(name).lean<KeyDoc>();
+      if (existing) return existing.value as T;
+      const value = await create();
+      try {
+        await Keys.create({ _id: name, value });
+        return value;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        // Another instance inserted first: its value wins for everyone.
+        const winner = await Keys.findById(name).lean<KeyDoc>();
+        if (!winner) throw err;
+        return winner.value as T;
+      }
+    },
+  };
+}
+
+function toEvent(d: AuditDoc): AuditEvent {
+  return { at: d.at, type: d.type, accountId: d.accountId ?? null, ip: d.ip ?? null, detail: d.detail ?? {} };
+}
+
+export function mongoAudit(m: MongoModels): AuditRepo {
+  const Audit = m.audit;
+  return {
+    async record(e) {
+      await Audit.create({
+        at: e.at ?? new Date(),
+        type: e.type,
+        accountId: e.accountId ?? null,
+        ip: e.ip ?? null,
+        detail: e.detail ?? {},
+      });
+    },
+    async list(filter = {}) {
+      const where: Record<string, unknown> = {};
+      if (filter.type) where.type = filter.type;
+      if (filter.accountId) where.accountId = filter.accountId;
+      const docs = await Audit.find(where)
+        .sort({ at: -1, _id: -1 })
+        .limit(filter.limit ?? 100)
+        .lean<AuditDoc[]>();
+      return docs.map(toEvent);
+    },
+  };
+}
