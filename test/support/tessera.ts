@@ -43,6 +43,10 @@ export async function startTessera(opts: { env?: Record<string, string>; overrid
       VONAGE_FROM: 'Tessera',
       VONAGE_REST_HOST: vonage.url,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // Every test browser shares 127.0.0.1: per-IP and global caps are raised here and tested on their own.
+      SMS_PER_IP_HOURLY: '1000',
+      SMS_PER_IP_DAILY: '1000',
+      SMS_GLOBAL_DAILY: '10000',
       ...(process.env.MONGODB_URI_FOR_APP ? { MONGODB_URI: process.env.MONGODB_URI_FOR_APP } : {}),
       ...opts.env,
     },

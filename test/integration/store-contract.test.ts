@@ -1,0 +1,557 @@
+// One contract for the store port (src/store/ports.ts), run against both adapters: SQLite in a temp
+// file and MongoDB through mongoose (over the MongoDB-wire test server unless MONGODB_URI is set).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RateLimiterRes } from 'rate-limiter-flexible';
+import { StoreConflictError, type AccountRecord, type ChallengeRecord, type Store } from '../../src/store/ports.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { openMongoStore } from '../../src/store/mongo/index.ts';
+import {
+  dropMongoDatabase,
+  mongoUriWithDatabase,
+  startMongoTestServer,
+  testDatabaseName,
+  type MongoTestServer,
+} from '../support/mongo-test-server.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const ago = (ms: number) => new Date(Date.now() - ms);
+const fromNow = (ms: number) => new Date(Date.now() + ms);
+
+function account(over: Partial<AccountRecord> = {}): AccountRecord {
+  const id = over.id ?? randomUUID();
+  const at = ago(HOUR);
+  return {
+    id,
+    email: `${id.slice(0, 8)}@example.test`,
+    emailVerified: false,
+    name: 'Ada Lovelace',
+    passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+    phoneNumber: '+447700900123',
+    phoneNumberVerified: true,
+    mfa: ['sms', 'totp'],
+    recoveryCodes: ['h1', 'h2', 'h3'],
+    createdAt: at,
+    updatedAt: at,
+    ...over,
+  };
+}
+
+function challenge(over: Partial<ChallengeRecord> = {}): ChallengeRecord {
+  return {
+    id: randomUUID(),
+    purpose: 'sms-login',
+    accountId: 'acct-1',
+    channel: 'sms',
+    destination: '+447700900123',
+    codeHash: 'hmac-of-code',
+    attempts: 0,
+    maxAttempts: 3,
+    sends: 1,
+    lastSentAt: ago(MINUTE),
+    expiresAt: fromNow(10 * MINUTE),
+    consumedAt: null,
+    createdAt: ago(MINUTE),
+    context: 'interaction-1',
+    ...over,
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+function describeStoreContract(name: string, open: () => Promise<Store>, cleanup: (store: Store) => Promise<void>) {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await cleanup(store);
+    });
+
+    describe('accounts', () => {
+      it('creates and finds by id and by email, with Dates and plain arrays', async () => {
+        const a = account();
+        await store.accounts.create(a);
+        const byId = await store.accounts.findById(a.id);
+        expect(byId).toEqual(a);
+        expect(byId!.createdAt).toBeInstanceOf(Date);
+        expect(Array.isArray(byId!.mfa)).toBe(true);
+        expect(Object.getPrototypeOf(byId!.recoveryCodes)).toBe(Array.prototype);
+        expect(await store.accounts.findByEmail(a.email)).toEqual(a);
+        expect(await store.accounts.findById('nobody')).toBeNull();
+        expect(await store.accounts.findByEmail('nobody@example.test')).toBeNull();
+      });
+
+      it('rejects a taken email or id with StoreConflictError', async () => {
+        const a = account();
+        await store.accounts.create(a);
+        const byEmail = await rejection(store.accounts.create(account({ email: a.email })));
+        expect(byEmail).toBeInstanceOf(StoreConflictError);
+        const byId = await rejection(store.accounts.create(account({ id: a.id, email: 'other@example.test' })));
+        expect(byId).toBeInstanceOf(StoreConflictError);
+        expect(await store.accounts.findByEmail('other@example.test')).toBeNull();
+        expect(await store.accounts.list()).toHaveLength(1);
+      });
+
+      it('updates: applies the patch, bumps updatedAt, keeps id and createdAt', async () => {
+        const a = account();
+        await store.accounts.create(a);
+        const next = await store.accounts.update(a.id, {
+          email: 'new@example.test',
+          emailVerified: true,
+          phoneNumber: null,
+          phoneNumberVerified: false,
+          mfa: ['email'],
+        });
+        expect(next).not.toBeNull();
+        expect(next!.id).toBe(a.id);
+        expect(next!.createdAt.getTime()).toBe(a.createdAt.getTime());
+        expect(next!.updatedAt.getTime()).toBeGreaterThan(a.updatedAt.getTime());
+        expect(next).toMatchObject({ email: 'new@example.test', emailVerified: true, phoneNumber: null, mfa: ['email'] });
+        expect(next!.name).toBe(a.name);
+        expect(next!.recoveryCodes).toEqual(a.recoveryCodes);
+        expect(await store.accounts.findById(a.id)).toEqual(next);
+        expect(await store.accounts.findByEmail('new@example.test')).toEqual(next);
+        expect(await store.accounts.findByEmail(a.email)).toBeNull();
+        expect(await store.accounts.update('nobody', { name: 'x' })).toBeNull();
+      });
+
+      it('refuses to update to a taken email and leaves the record unchanged', async () => {
+        const a = account();
+        const b = account();
+        await store.accounts.create(a);
+        await store.accounts.create(b);
+        expect(await rejection(store.accounts.update(b.id, { email: a.email, name: 'Changed' }))).toBeInstanceOf(
+          StoreConflictError,
+        );
+        expect(await store.accounts.findById(b.id)).toEqual(b);
+        expect((await store.accounts.findByEmail(a.email))!.id).toBe(a.id);
+      });
+
+      it('uses a recovery code once', async () => {
+        const a = account({ recoveryCodes: ['h1', 'h2', 'h3'] });
+        await store.accounts.create(a);
+        expect(await store.accounts.useRecoveryCode(a.id, 'h2')).toBe(true);
+        expect(await store.accounts.useRecoveryCode(a.id, 'h2')).toBe(false);
+        expect(await store.accounts.useRecoveryCode(a.id, 'nope')).toBe(false);
+        expect(await store.accounts.useRecoveryCode('nobody', 'h1')).toBe(false);
+        expect((await store.accounts.findById(a.id))!.recoveryCodes).toEqual(['h1', 'h3']);
+      });
+
+      it('lets exactly one of several parallel callers use the same recovery code', async () => {
+        const a = account({ recoveryCodes: ['h1', 'h2'] });
+        await store.accounts.create(a);
+        const results = await Promise.all(Array.from({ length: 6 }, () => store.accounts.useRecoveryCode(a.id, 'h1')));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect((await store.accounts.findById(a.id))!.recoveryCodes).toEqual(['h2']);
+      });
+
+      it('lists in creation order with limit and offset', async () => {
+        const t = Date.now() - 10 * HOUR;
+        const second = account({ createdAt: new Date(t + 2000), updatedAt: new Date(t + 2000) });
+        const first = account({ createdAt: new Date(t + 1000), updatedAt: new Date(t + 1000) });
+        const third = account({ createdAt: new Date(t + 3000), updatedAt: new Date(t + 3000) });
+        for (const a of [second, third, first]) await store.accounts.create(a);
+        expect((await store.accounts.list()).map((a) => a.id)).toEqual([first.id, second.id, third.id]);
+        expect((await store.accounts.list({ limit: 2 })).map((a) => a.id)).toEqual([first.id, second.id]);
+        expect((await store.accounts.list({ limit: 2, offset: 2 })).map((a) => a.id)).toEqual([third.id]);
+        expect(await store.accounts.list({ offset: 3 })).toEqual([]);
+        expect((await store.accounts.list())[0]).toEqual(first);
+      });
+
+      it('deletes, and frees the email', async () => {
+        const a = account();
+        await store.accounts.create(a);
+        expect(await store.accounts.delete(a.id)).toBe(true);
+        expect(await store.accounts.delete(a.id)).toBe(false);
+        expect(await store.accounts.findById(a.id)).toBeNull();
+        expect(await store.accounts.findByEmail(a.email)).toBeNull();
+        await store.accounts.create(account({ email: a.email }));
+        expect(await store.accounts.findByEmail(a.email)).not.toBeNull();
+      });
+    });
+
+    describe('clients', () => {
+      const client = (clientId: string, createdAt = ago(HOUR)) => ({
+        clientId,
+        metadata: {
+          redirect_uris: ['https://rp.example/cb', 'https://rp.example/cb2'],
+          grant_types: ['authorization_code', 'refresh_token'],
+          token_endpoint_auth_method: 'client_secret_basic',
+          tessera_min_acr: 'urn:tessera:acr:mfa',
+          nested: { a: { b: [1, 2, { c: null }] }, empty: {} },
+        },
+        secretEncrypted: 'v1.iv.ciphertext.tag',
+        createdAt,
+        updatedAt: createdAt,
+      });
+
+      it('creates, finds, lists and rejects a duplicate client_id', async () => {
+        const c = client('rp-1');
+        await store.clients.create(c);
+        expect(await store.clients.find('rp-1')).toEqual(c);
+        expect(await store.clients.find('rp-unknown')).toBeNull();
+        expect(await rejection(store.clients.create(client('rp-1')))).toBeInstanceOf(StoreConflictError);
+        const pub = { ...client('rp-0', ago(2 * HOUR)), secretEncrypted: null, metadata: {} };
+        await store.clients.create(pub);
+        expect(await store.clients.list()).toEqual([pub, c]);
+      });
+
+      it('updates metadata and secret independently and deletes', async () => {
+        const c = client('rp-2');
+        await store.clients.create(c);
+        const m = await store.clients.update('rp-2', { metadata: { redirect_uris: ['https://x.example/cb'] } });
+        expect(m).toMatchObject({ clientId: 'rp-2', metadata: { redirect_uris: ['https://x.example/cb'] }, secretEncrypted: c.secretEncrypted });
+        expect(m!.metadata).not.toHaveProperty('grant_types');
+        expect(m!.updatedAt.getTime()).toBeGreaterThan(c.updatedAt.getTime());
+        expect(m!.createdAt.getTime()).toBe(c.createdAt.getTime());
+        const s = await store.clients.update('rp-2', { secretEncrypted: null });
+        expect(s).toMatchObject({ metadata: { redirect_uris: ['https://x.example/cb'] }, secretEncrypted: null });
+        expect(await store.clients.find('rp-2')).toEqual(s);
+        expect(await store.clients.update('rp-unknown', { secretEncrypted: null })).toBeNull();
+        expect(await store.clients.delete('rp-2')).toBe(true);
+        expect(await store.clients.delete('rp-2')).toBe(false);
+        expect(await store.clients.find('rp-2')).toBeNull();
+        expect(await store.clients.list()).toEqual([]);
+      });
+    });
+
+    describe('oidc artifacts', () => {
+      const payload = (over: Record<string, unknown> = {}) => ({
+        jti: 'x',
+        kind: 'AuthorizationCode',
+        accountId: 'acct-1',
+        claims: { id_token: { acr: { essential: true } } },
+        scope: 'openid email',
+        grantId: 'grant-1',
+        exp: Math.floor(Date.now() / 1000) + 600,
+        ...over,
+      });
+
+      it('upserts and finds by model and id; replaces on a second upsert', async () => {
+        const p = payload();
+        await store.oidc.upsert('AuthorizationCode', 'code-1', p, fromNow(10 * MINUTE));
+        expect(await store.oidc.find('AuthorizationCode', 'code-1')).toEqual(p);
+        expect(await store.oidc.find('RefreshToken', 'code-1')).toBeUndefined();
+        expect(await store.oidc.find('AuthorizationCode', 'code-2')).toBeUndefined();
+        const p2 = payload({ scope: 'openid', grantId: 'grant-2' });
+        await store.oidc.upsert('AuthorizationCode', 'code-1', p2, fromNow(10 * MINUTE));
+        expect(await store.oidc.find('AuthorizationCode', 'code-1')).toEqual(p2);
+        await store.oidc.revokeByGrantId('grant-1'); // the old grantId no longer refers to it
+        expect(await store.oidc.find('AuthorizationCode', 'code-1')).toEqual(p2);
+      });
+
+      it('keeps artifacts without expiry and hides expired ones on every read', async () => {
+        await store.oidc.upsert('Grant', 'g-forever', { jti: 'g', accountId: 'a' }, null);
+        expect(await store.oidc.find('Grant', 'g-forever')).toEqual({ jti: 'g', accountId: 'a' });
+        await store.oidc.upsert('Interaction', 'i-old', payload({ uid: 'uid-old' }), ago(1000));
+        await store.oidc.upsert('DeviceCode', 'd-old', payload({ userCode: 'OLD-CODE' }), ago(1000));
+        expect(await store.oidc.find('Interaction', 'i-old')).toBeUndefined();
+        expect(await store.oidc.findByUid('Interaction', 'uid-old')).toBeUndefined();
+        expect(await store.oidc.findByUserCode('DeviceCode', 'OLD-CODE')).toBeUndefined();
+      });
+
+      it('finds by uid and by user code within the model', async () => {
+        const s = payload({ uid: 'uid-1', kind: 'Session' });
+        const d = payload({ userCode: 'ABCD-EFGH', kind: 'DeviceCode' });
+        await store.oidc.upsert('Session', 's-1', s, fromNow(HOUR));
+        await store.oidc.upsert('DeviceCode', 'd-1', d, fromNow(HOUR));
+        expect(await store.oidc.findByUid('Session', 'uid-1')).toEqual(s);
+        expect(await store.oidc.findByUid('Interaction', 'uid-1')).toBeUndefined();
+        expect(await store.oidc.findByUid('Session', 'uid-2')).toBeUndefined();
+        expect(await store.oidc.findByUserCode('DeviceCode', 'ABCD-EFGH')).toEqual(d);
+        expect(await store.oidc.findByUserCode('Session', 'ABCD-EFGH')).toBeUndefined();
+      });
+
+      it('consumes (payload.consumed in epoch seconds) and destroys', async () => {
+        const p = payload();
+        await store.oidc.upsert('AuthorizationCode', 'c-1', p, fromNow(HOUR));
+        const before = Math.floor(Date.now() / 1000);
+        await store.oidc.consume('AuthorizationCode', 'c-1');
+        const after = Math.ceil(Date.now() / 1000);
+        const consumed = await store.oidc.find('AuthorizationCode', 'c-1');
+        expect(consumed).toMatchObject(p);
+        expect(typeof consumed!.consumed).toBe('number');
+        expect(consumed!.consumed).toBeGreaterThanOrEqual(before);
+        expect(consumed!.consumed).toBeLessThanOrEqual(after);
+        await store.oidc.destroy('AuthorizationCode', 'c-1');
+        expect(await store.oidc.find('AuthorizationCode', 'c-1')).toBeUndefined();
+        await store.oidc.destroy('AuthorizationCode', 'c-1'); // idempotent
+      });
+
+      it('revokes every artifact of any model carrying a grantId', async () => {
+        await store.oidc.upsert('AuthorizationCode', 'c-1', payload({ grantId: 'g-1' }), fromNow(HOUR));
+        await store.oidc.upsert('AccessToken', 'at-1', payload({ grantId: 'g-1' }), fromNow(HOUR));
+        await store.oidc.upsert('RefreshToken', 'rt-1', payload({ grantId: 'g-1' }), null);
+        await store.oidc.upsert('RefreshToken', 'rt-2', payload({ grantId: 'g-2' }), fromNow(HOUR));
+        await store.oidc.upsert('Session', 's-1', { uid: 'u' }, fromNow(HOUR));
+        await store.oidc.revokeByGrantId('g-1');
+        expect(await store.oidc.find('AuthorizationCode', 'c-1')).toBeUndefined();
+        expect(await store.oidc.find('AccessToken', 'at-1')).toBeUndefined();
+        expect(await store.oidc.find('RefreshToken', 'rt-1')).toBeUndefined();
+        expect(await store.oidc.find('RefreshToken', 'rt-2')).toBeDefined();
+        expect(await store.oidc.find('Session', 's-1')).toEqual({ uid: 'u' });
+      });
+    });
+
+    describe('challenges', () => {
+      it('creates and finds, also when expired or consumed', async () => {
+        const c = challenge();
+        const expired = challenge({ expiresAt: ago(MINUTE), createdAt: ago(20 * MINUTE), lastSentAt: null, context: null });
+        const consumed = challenge({ consumedAt: ago(1000) });
+        for (const x of [c, expired, consumed]) await store.challenges.create(x);
+        expect(await store.challenges.find(c.id)).toEqual(c);
+        expect(await store.challenges.find(expired.id)).toEqual(expired);
+        expect(await store.challenges.find(consumed.id)).toEqual(consumed);
+        expect((await store.challenges.find(c.id))!.expiresAt).toBeInstanceOf(Date);
+        expect(await store.challenges.find('nope')).toBeNull();
+      });
+
+      it('findActive returns the newest usable one and ignores consumed, expired and out-of-attempts', async () => {
+        const base = { accountId: 'acct-9', purpose: 'sms-login' as const, context: 'ix-1' };
+        const older = challenge({ ...base, createdAt: ago(5 * MINUTE) });
+        const newer = challenge({ ...base, createdAt: ago(2 * MINUTE) });
+        const noise = [
+          challenge({ ...base, createdAt: ago(MINUTE), consumedAt: ago(1000) }),
+          challenge({ ...base, createdAt: ago(MINUTE), expiresAt: ago(1000) }),
+          challenge({ ...base, createdAt: ago(MINUTE), attempts: 3, maxAttempts: 3 }),
+          challenge({ ...base, createdAt: ago(MINUTE), context: 'ix-2' }),
+          challenge({ ...base, createdAt: ago(MINUTE), purpose: 'sms-enable' }),
+          challenge({ ...base, createdAt: ago(MINUTE), accountId: 'acct-8' }),
+        ];
+        for (const x of [older, newer, ...noise]) await store.challenges.create(x);
+        expect(await store.challenges.findActive('acct-9', 'sms-login', 'ix-1')).toEqual(newer);
+        expect(await store.challenges.findActive('acct-9', 'sms-login', null)).toBeNull();
+        expect(await store.challenges.findActive('acct-9', 'email-login', 'ix-1')).toBeNull();
+        const nullCtx = challenge({ accountId: 'acct-9', purpose: 'phone-verify', context: null });
+        await store.challenges.create(nullCtx);
+        expect(await store.challenges.findActive('acct-9', 'phone-verify', null)).toEqual(nullCtx);
+        expect(await store.challenges.findActive('acct-9', 'phone-verify', 'ix-1')).toBeNull();
+      });
+
+      it('addAttempt counts wrong answers until consumed', async () => {
+        const c = challenge({ maxAttempts: 2 });
+        await store.challenges.create(c);
+        expect((await store.challenges.addAttempt(c.id))!.attempts).toBe(1);
+        const two = await store.challenges.addAttempt(c.id);
+        expect(two).toEqual({ ...c, attempts: 2 });
+        expect(await store.challenges.findActive(c.accountId, c.purpose, c.context)).toBeNull();
+        expect(await store.challenges.consume(c.id, new Date())).toBe(false); // out of attempts
+        expect(await store.challenges.addAttempt('nope')).toBeNull();
+        const d = challenge();
+        await store.challenges.create(d);
+        expect(await store.challenges.consume(d.id, new Date())).toBe(true);
+        expect(await store.challenges.addAttempt(d.id)).toBeNull();
+        expect((await store.challenges.find(d.id))!.attempts).toBe(0);
+      });
+
+      it('consumes once only, recording consumedAt', async () => {
+        const c = challenge();
+        await store.challenges.create(c);
+        const now = new Date();
+        expect(await store.challenges.consume(c.id, now)).toBe(true);
+        expect(await store.challenges.consume(c.id, new Date())).toBe(false);
+        expect((await store.challenges.find(c.id))!.consumedAt!.getTime()).toBe(now.getTime());
+        expect(await store.challenges.consume('nope', new Date())).toBe(false);
+      });
+
+      it('lets exactly one of several parallel consumers win', async () => {
+        const c = challenge();
+        await store.challenges.create(c);
+        const results = await Promise.all(Array.from({ length: 8 }, () => store.challenges.consume(c.id, new Date())));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('refuses to consume after expiry or with attempts used up', async () => {
+        const c = challenge({ expiresAt: fromNow(MINUTE) });
+        await store.challenges.create(c);
+        expect(await store.challenges.consume(c.id, fromNow(2 * MINUTE))).toBe(false);
+        expect((await store.challenges.find(c.id))!.consumedAt).toBeNull();
+        const expired = challenge({ expiresAt: ago(1000) });
+        await store.challenges.create(expired);
+        expect(await store.challenges.consume(expired.id, new Date())).toBe(false);
+        const spent = challenge({ attempts: 2, maxAttempts: 3 });
+        await store.challenges.create(spent);
+        await store.challenges.addAttempt(spent.id);
+        expect(await store.challenges.consume(spent.id, new Date())).toBe(false);
+        expect(await store.challenges.consume(c.id, new Date())).toBe(true); // still valid now
+      });
+
+      it('markSent counts deliveries', async () => {
+        const c = challenge({ sends: 1, lastSentAt: null });
+        await store.challenges.create(c);
+        const at = new Date(Date.now() - 5000);
+        await store.challenges.markSent(c.id, at);
+        await store.challenges.markSent(c.id, at);
+        const found = await store.challenges.find(c.id);
+        expect(found!.sends).toBe(3);
+        expect(found!.lastSentAt!.getTime()).toBe(at.getTime());
+      });
+
+      it('voidOpen consumes every open challenge of (account, purpose) only', async () => {
+        const a = challenge({ accountId: 'acct-v', purpose: 'sms-enable', context: null });
+        const b = challenge({ accountId: 'acct-v', purpose: 'sms-enable', context: 'x' });
+        const otherPurpose = challenge({ accountId: 'acct-v', purpose: 'phone-verify' });
+        const otherAccount = challenge({ accountId: 'acct-w', purpose: 'sms-enable' });
+        for (const x of [a, b, otherPurpose, otherAccount]) await store.challenges.create(x);
+        await store.challenges.voidOpen('acct-v', 'sms-enable');
+        expect((await store.challenges.find(a.id))!.consumedAt).toBeInstanceOf(Date);
+        expect((await store.challenges.find(b.id))!.consumedAt).toBeInstanceOf(Date);
+        expect(await store.challenges.consume(a.id, new Date())).toBe(false);
+        expect(await store.challenges.findActive('acct-v', 'sms-enable', 'x')).toBeNull();
+        expect((await store.challenges.find(otherPurpose.id))!.consumedAt).toBeNull();
+        expect((await store.challenges.find(otherAccount.id))!.consumedAt).toBeNull();
+      });
+    });
+
+    describe('keys', () => {
+      it('creates once and returns the stored value afterwards', async () => {
+        let calls = 0;
+        const jwks = { keys: [{ kty: 'OKP', crv: 'Ed25519', kid: 'k1', x: 'abc', d: 'def' }] };
+        expect(await store.keys.getOrCreate('jwks', () => (calls++, jwks))).toEqual(jwks);
+        expect(await store.keys.getOrCreate('jwks', () => (calls++, { other: true }))).toEqual(jwks);
+        expect(calls).toBe(1);
+        expect(await store.keys.getOrCreate('cookie-keys', async () => ['a', 'b'])).toEqual(['a', 'b']);
+      });
+
+      it('gives parallel callers the same value', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 5 }, (_, i) =>
+            store.keys.getOrCreate('data-key', async () => {
+              await new Promise((r) => setTimeout(r, 5 * (5 - i)));
+              return { secret: randomUUID(), i };
+            }),
+          ),
+        );
+        for (const r of results) expect(r).toEqual(results[0]);
+        expect(await store.keys.getOrCreate('data-key', () => ({ secret: 'late', i: -1 }))).toEqual(results[0]);
+      });
+    });
+
+    describe('audit', () => {
+      it('records and lists newest first with filters and limit', async () => {
+        const t = Date.now() - HOUR;
+        await store.audit.record({ at: new Date(t + 1000), type: 'login.failed', accountId: 'a1', ip: '192.0.2.1', detail: { reason: 'password' } });
+        await store.audit.record({ at: new Date(t + 2000), type: 'sms.sent', accountId: 'a1', ip: null, detail: { to: '+447700900123' } });
+        await store.audit.record({ at: new Date(t + 3000), type: 'login.failed', accountId: 'a2', ip: '192.0.2.2', detail: {} });
+        const before = Date.now();
+        await store.audit.record({ type: 'sms.refused', accountId: null, ip: null, detail: { nested: { n: 1 } } });
+        const all = await store.audit.list();
+        expect(all.map((e) => e.type)).toEqual(['sms.refused', 'login.failed', 'sms.sent', 'login.failed']);
+        expect(all[0].at).toBeInstanceOf(Date);
+        expect(all[0].at.getTime()).toBeGreaterThanOrEqual(before - 1);
+        expect(all[0]).toMatchObject({ accountId: null, ip: null, detail: { nested: { n: 1 } } });
+        expect(all[3]).toEqual({ at: new Date(t + 1000), type: 'login.failed', accountId: 'a1', ip: '192.0.2.1', detail: { reason: 'password' } });
+        expect((await store.audit.list({ type: 'login.failed' })).map((e) => e.accountId)).toEqual(['a2', 'a1']);
+        expect((await store.audit.list({ accountId: 'a1' })).map((e) => e.type)).toEqual(['sms.sent', 'login.failed']);
+        expect((await store.audit.list({ type: 'login.failed', accountId: 'a1' })).map((e) => e.ip)).toEqual(['192.0.2.1']);
+        expect((await store.audit.list({ limit: 2 })).map((e) => e.type)).toEqual(['sms.refused', 'login.failed']);
+        expect(await store.audit.list({ type: 'nothing' })).toEqual([]);
+      });
+
+      it('orders by event time, not by insertion order', async () => {
+        const t = Date.now() - HOUR;
+        await store.audit.record({ at: new Date(t + 2000), type: 'b', accountId: null, ip: null, detail: {} });
+        await store.audit.record({ at: new Date(t + 1000), type: 'a', accountId: null, ip: null, detail: {} });
+        await store.audit.record({ at: new Date(t + 3000), type: 'c', accountId: null, ip: null, detail: {} });
+        expect((await store.audit.list()).map((e) => e.type)).toEqual(['c', 'b', 'a']);
+      });
+    });
+
+    describe('rate limiter', () => {
+      it('rejects consumption beyond its points, per key and per prefix', async () => {
+        const limiter = store.rateLimiter({ keyPrefix: 'contract-sms', points: 2, duration: 60 });
+        const first = await limiter.consume('+447700900123');
+        expect(first.remainingPoints).toBe(1);
+        expect((await limiter.consume('+447700900123')).remainingPoints).toBe(0);
+        const refused = await rejection(limiter.consume('+447700900123'));
+        expect(refused).toBeInstanceOf(RateLimiterRes);
+        expect((refused as RateLimiterRes).remainingPoints).toBe(0);
+        expect((refused as RateLimiterRes).msBeforeNext).toBeGreaterThan(0);
+        expect((await limiter.consume('+447700900999')).remainingPoints).toBe(1);
+        const other = store.rateLimiter({ keyPrefix: 'contract-login', points: 1, duration: 60 });
+        expect((await other.consume('+447700900123')).remainingPoints).toBe(0);
+        await expect(other.consume('+447700900123')).rejects.toBeInstanceOf(RateLimiterRes);
+      });
+    });
+
+    describe('purgeExpired', () => {
+      it('deletes artifacts and challenges expired at the given time, and nothing else', async () => {
+        const soon = fromNow(HOUR);
+        await store.oidc.upsert('AccessToken', 'at-soon', { jti: 'at-soon' }, soon);
+        await store.oidc.upsert('AccessToken', 'at-later', { jti: 'at-later' }, fromNow(100 * HOUR));
+        await store.oidc.upsert('Grant', 'g-forever', { jti: 'g' }, null);
+        const c = challenge({ expiresAt: soon });
+        const later = challenge({ expiresAt: fromNow(100 * HOUR) });
+        await store.challenges.create(c);
+        await store.challenges.create(later);
+        await store.purgeExpired(); // nothing has expired yet
+        expect(await store.oidc.find('AccessToken', 'at-soon')).toBeDefined();
+        expect(await store.challenges.find(c.id)).not.toBeNull();
+        // Both expire within the hour; a day and more later (challenge records may be kept for a grace
+        // period so the engine can explain why a code stopped working) both are gone.
+        await store.purgeExpired(new Date(soon.getTime() + 26 * HOUR));
+        expect(await store.oidc.find('AccessToken', 'at-soon')).toBeUndefined();
+        expect(await store.challenges.find(c.id)).toBeNull();
+        expect(await store.oidc.find('AccessToken', 'at-later')).toEqual({ jti: 'at-later' });
+        expect(await store.oidc.find('Grant', 'g-forever')).toEqual({ jti: 'g' });
+        expect(await store.challenges.find(later.id)).toEqual(later);
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const sqliteDirs = new Map<Store, string>();
+describeStoreContract(
+  'sqlite',
+  async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-store-'));
+    const store = await openSqliteStore({ file: path.join(dir, 'tessera.db') });
+    sqliteDirs.set(store, dir);
+    return store;
+  },
+  async (store) => {
+    await store.close();
+    fs.rmSync(sqliteDirs.get(store)!, { recursive: true, force: true });
+    sqliteDirs.delete(store);
+  },
+);
+
+describe('mongo (wire test server unless MONGODB_URI is set)', () => {
+  let server: MongoTestServer;
+  const uris = new Map<Store, string>();
+  beforeAll(async () => {
+    server = await startMongoTestServer();
+  }, 30_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  describeStoreContract(
+    'mongo',
+    async () => {
+      const uri = mongoUriWithDatabase(server.uri, testDatabaseName());
+      const store = await openMongoStore({ uri });
+      uris.set(store, uri);
+      return store;
+    },
+    async (store) => {
+      await store.close();
+      await dropMongoDatabase(uris.get(store)!);
+      uris.delete(store);
+    },
+  );
+});
