@@ -25,5 +25,5 @@ export function parsePhone(input: string, defaultRegion: string, allowedCountrie
 
 /** "+44 •••• ••0123": enough for the user to recognise their number, not enough to leak it. */
 export function maskPhone(e164: string): string {
-  return `${e164.slice(0, 3)} •••• ••${e164.slice(-4)}`;
+  return `${e164.slice(0, 3)}\u00a0••••\u00a0••${e164.slice(-4)}`;
 }

@@ -1,0 +1,139 @@
+// `npm run cli -- <client|user> <command> [args] [--json]`
+// Reads the same configuration as the server (same environment = same store). With --json, input
+// comes as JSON on stdin (create/update) and output is one JSON document; errors exit with code 1.
+import { loadConfig, ConfigError } from '../config.ts';
+import { buildCore } from '../app.ts';
+import { createProvider } from '../oidc/provider.ts';
+import { AcrModel } from '../oidc/acr.ts';
+import { ClientService, ClientInputError } from './clients.ts';
+import { UserAdmin } from './users.ts';
+import { AccountService, FieldErrors } from '../accounts/service.ts';
+import { LoginGuard } from '../guard/limits.ts';
+import { createLogger } from '../log.ts';
+
+const USAGE = `Usage: npm run cli -- <command> [--json]
+
+Clients
+  client create --json                 RFC 7591 metadata as JSON on stdin; prints client_id and client_secret (shown once)
+  client create --name NAME --redirect-uri URL [--redirect-uri URL] [--post-logout-redirect-uri URL] [--public] [--first-party]
+  client list [--json]
+  client show ID [--json]
+  client update ID --json              metadata to merge, JSON on stdin (null removes a field), e.g.
+                                       {"default_acr_values":["urn:tessera:acr:mfa:sms"],"tessera_min_acr":"urn:tessera:acr:mfa"}
+  client rotate-secret ID [--json]
+  client delete ID [--json]
+
+Users
+  user create --json                   {"email","password","name","phone_number"?,"email_verified"?,"phone_number_verified"?,"mfa"?:["sms"]}
+  user list [--json]
+  user show SUB|EMAIL [--json]
+  user update SUB|EMAIL --json         fields to change, JSON on stdin
+  user delete SUB|EMAIL [--json]
+`;
+
+class UsageError extends Error {}
+
+async function readStdin(): Promise<unknown> {
+  if (process.stdin.isTTY) throw new UsageError('--json expects a JSON document on stdin');
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) throw new UsageError('expected a JSON document on stdin, got nothing');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`stdin is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function flags(args: string[]) {
+  const positional: string[] = [];
+  const opts: Record<string, string[]> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) positional.push(a);
+    else if (['--json', '--public', '--first-party', '--help'].includes(a)) opts[a.slice(2)] = ['true'];
+    else (opts[a.slice(2)] ??= []).push(args[++i] ?? '');
+  }
+  return { positional, opts, json: Boolean(opts.json) };
+}
+
+function human(value: unknown): string {
+  if (Array.isArray(value)) return value.map(human).join('\n\n') || '(none)';
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${k.padEnd(28)} ${Array.isArray(v) ? v.join(', ') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`)
+    .join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [noun, verb, ...rest] = argv;
+  const { positional, opts, json } = flags(rest);
+  if (!noun || !verb || opts.help || noun === 'help') {
+    process.stdout.write(USAGE);
+    return noun ? 0 : 1;
+  }
+  const config = loadConfig();
+  const log = createLogger('silent');
+  const { store, keys, box } = await buildCore(config, { log });
+  try {
+    const noPage = async () => {};
+    const provider = createProvider({ config, store, keys, box, acr: new AcrModel(config.acr), pages: { error: noPage, logoutConfirm: noPage, loggedOut: noPage } });
+    const clients = new ClientService(store, box, provider);
+    const users = new UserAdmin(store, config, new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }));
+    const id = () => {
+      if (!positional[0]) throw new UsageError(`${noun} ${verb} needs an id`);
+      return positional[0];
+    };
+    let out: unknown;
+    let note = '';
+    switch (`${noun} ${verb}`) {
+      case 'client create': {
+        const input = json
+          ? await readStdin()
+          : {
+              client_name: opts.name?.[0],
+              redirect_uris: opts['redirect-uri'] ?? [],
+              post_logout_redirect_uris: opts['post-logout-redirect-uri'],
+              grant_types: ['authorization_code', 'refresh_token'],
+              scope: opts.scope?.[0] ?? 'openid profile email phone offline_access',
+              ...(opts.public ? { token_endpoint_auth_method: 'none' } : {}),
+              ...(opts['first-party'] ? { tessera_first_party: true } : {}),
+            };
+        out = await clients.create(input);
+        note = (out as { client_secret?: string }).client_secret ? '\n\nStore the client_secret now: it is not shown again.' : '';
+        break;
+      }
+      case 'client list': out = await clients.list(); break;
+      case 'client show': out = await clients.show(id()); break;
+      case 'client update': out = await clients.update(id(), await readStdin()); break;
+      case 'client rotate-secret': out = await clients.rotateSecret(id()); note = '\n\nStore the new client_secret now: it is not shown again.'; break;
+      case 'client delete': await clients.delete(id()); out = { deleted: true, client_id: id() }; break;
+      case 'user create': out = await users.create(await readStdin()); break;
+      case 'user list': out = await users.list(); break;
+      case 'user show': out = await users.show(id()); break;
+      case 'user update': out = await users.update(id(), await readStdin()); break;
+      case 'user delete': await users.delete(id()); out = { deleted: true, user: id() }; break;
+      default:
+        throw new UsageError(`unknown command "${noun} ${verb}"`);
+    }
+    process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${human(out)}${note}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    const json = process.argv.includes('--json');
+    let message: string;
+    let fields: Record<string, string> | undefined;
+    if (err instanceof FieldErrors) (message = err.message), (fields = err.fields);
+    else if (err instanceof ClientInputError || err instanceof UsageError || err instanceof ConfigError) message = err.message;
+    else message = `unexpected error: ${(err as Error).message}`;
+    if (json) process.stderr.write(`${JSON.stringify({ error: message, ...(fields ? { fields } : {}) })}\n`);
+    else process.stderr.write(`Error: ${message}\n${err instanceof UsageError ? `\n${USAGE}` : ''}`);
+    process.exit(1);
+  },
+);

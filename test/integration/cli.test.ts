@@ -1,0 +1,125 @@
+// The admin CLI as automation uses it: JSON on stdin, one JSON document out, exit code 1 on bad input.
+// It runs as a real child process against the same DATA_DIR the server would use.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/app.ts';
+import { createLogger } from '../../src/log.ts';
+
+let dataDir: string;
+const TSX = path.resolve('node_modules/.bin/tsx');
+
+function cli(args: string[], input?: unknown) {
+  const r = spawnSync(TSX, ['src/admin/cli.ts', ...args], {
+    input: input === undefined ? '' : typeof input === 'string' ? input : JSON.stringify(input),
+    env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', MONGODB_URI: '' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const json = (() => {
+    try {
+      return JSON.parse(r.stdout);
+    } catch {
+      return undefined;
+    }
+  })();
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+beforeAll(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-cli-'));
+});
+afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+describe('client commands', () => {
+  let clientId: string;
+
+  it('creates a client from RFC 7591 JSON and shows the secret once', () => {
+    const r = cli(['client', 'create', '--json'], {
+      client_name: 'Billing', redirect_uris: ['https://billing.example.com/cb'], post_logout_redirect_uris: ['https://billing.example.com/'],
+      grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'openid email offline_access',
+    });
+    expect(r.code).toBe(0);
+    expect(r.json.client_id).toMatch(/\S{10,}/);
+    expect(r.json.client_secret).toMatch(/\S{30,}/);
+    clientId = r.json.client_id;
+    const shown = cli(['client', 'show', clientId, '--json']);
+    expect(shown.code).toBe(0);
+    expect(shown.json.client_name).toBe('Billing');
+    expect(shown.json.client_secret).toBeUndefined();
+    // Stored encrypted, never in the clear.
+    const db = fs.readFileSync(path.join(dataDir, 'tessera.db'));
+    expect(db.includes(Buffer.from(r.json.client_secret))).toBe(false);
+  });
+
+  it('rejects bad metadata with a clear error and exit code 1', () => {
+    const noRedirect = cli(['client', 'create', '--json'], { client_name: 'X', grant_types: ['authorization_code'] });
+    expect(noRedirect.code).toBe(1);
+    expect(JSON.parse(noRedirect.stderr).error).toMatch(/redirect_uris/);
+    const notJson = cli(['client', 'create', '--json'], '{nope');
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toMatch(/not valid JSON/);
+    const badAcr = cli(['client', 'update', clientId, '--json'], { tessera_min_acr: 'urn:made:up' });
+    expect(badAcr.code).toBe(1);
+    expect(badAcr.stderr).toMatch(/tessera_min_acr/);
+  });
+
+  it('updates default_acr_values and the minimum ACR, lists, rotates and deletes', () => {
+    const up = cli(['client', 'update', clientId, '--json'], { default_acr_values: ['urn:tessera:acr:mfa'], tessera_min_acr: 'urn:tessera:acr:mfa:sms' });
+    expect(up.code).toBe(0);
+    expect(up.json).toMatchObject({ default_acr_values: ['urn:tessera:acr:mfa'], tessera_min_acr: 'urn:tessera:acr:mfa:sms', client_name: 'Billing' });
+    const list = cli(['client', 'list', '--json']);
+    expect(list.json.map((c: { client_id: string }) => c.client_id)).toContain(clientId);
+    const human = cli(['client', 'list']);
+    expect(human.stdout).toContain('Billing');
+    const rotated = cli(['client', 'rotate-secret', clientId, '--json']);
+    expect(rotated.json.client_secret).toMatch(/\S{30,}/);
+    expect(cli(['client', 'delete', clientId, '--json']).code).toBe(0);
+    expect(cli(['client', 'show', clientId, '--json']).code).toBe(1);
+  });
+});
+
+describe('user commands', () => {
+  it('creates a user with the registration rules and admin-only fields', async () => {
+    const r = cli(['user', 'create', '--json'], {
+      email: 'Mig@Example.com', password: 'migrated passphrase', name: 'Migrated', phone_number: '+33 6 12 34 56 78', phone_number_verified: true, email_verified: true, mfa: ['sms'],
+    });
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ email: 'mig@example.com', phone_number: '+33612345678', phone_number_verified: true, mfa: ['sms'] });
+    expect(r.json.sub).toBeTruthy();
+    expect(cli(['user', 'show', 'mig@example.com', '--json']).json.sub).toBe(r.json.sub);
+
+    const dup = cli(['user', 'create', '--json'], { email: 'mig@example.com', password: 'another passphrase', name: 'Dup' });
+    expect(dup.code).toBe(1);
+    expect(JSON.parse(dup.stderr).fields.email).toMatch(/already exists/);
+    const weak = cli(['user', 'create', '--json'], { email: 'weak@example.com', password: 'short', name: 'Weak' });
+    expect(JSON.parse(weak.stderr).fields.password).toMatch(/at least/);
+    const badEmail = cli(['user', 'create', '--json'], { email: 'nope', password: 'a fine passphrase', name: 'x' });
+    expect(JSON.parse(badEmail.stderr).fields.email).toMatch(/valid email/);
+    const smsNoPhone = cli(['user', 'create', '--json'], { email: 'np@example.com', password: 'a fine passphrase', name: 'x', mfa: ['sms'] });
+    expect(smsNoPhone.code).toBe(1);
+
+    // Changing the number unverifies it and turns SMS sign-in off: no stale flags.
+    const upd = cli(['user', 'update', r.json.sub, '--json'], { phone_number: '+1 415 555 2671' });
+    expect(upd.json).toMatchObject({ phone_number: '+14155552671', phone_number_verified: false, mfa: [] });
+
+    // The server, started on the same DATA_DIR, sees the CLI's user.
+    const built = await buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true' }), { log: createLogger('silent') });
+    try {
+      const signIn = await built.services.accounts.signIn('mig@example.com', 'migrated passphrase', '127.0.0.1');
+      expect(signIn.ok).toBe(true);
+    } finally {
+      await built.close();
+    }
+  });
+
+  it('prints usage and exits 1 for unknown commands', () => {
+    const r = cli(['frobnicate', 'now']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Usage');
+  });
+});
