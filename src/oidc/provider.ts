@@ -69,6 +69,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
       rpInitiatedLogout: {
