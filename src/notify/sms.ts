@@ -27,7 +27,11 @@ interface VonageOptions {
 export function createSmsSender(opts: { vonage: VonageOptions; outbox: DevOutbox | null; log: Logger }): SmsSender {
   const { apiKey, apiSecret, from, restHost } = opts.vonage;
   if (!apiKey || !apiSecret) {
-    if (!opts.outbox) throw new Error('No VONAGE_API_KEY / VONAGE_API_SECRET configured and the dev outbox is off: SMS cannot be sent');
+    if (!opts.outbox) {
+      // Start anyway (email-only deployments are valid); every SMS step then says it couldn't send.
+      opts.log.warn('VONAGE_API_KEY / VONAGE_API_SECRET are not set: SMS codes cannot be sent');
+      return { async send() { throw new SmsDeliveryError('SMS is not configured'); } };
+    }
     const outbox = opts.outbox;
     return { async send(to, text) { outbox.add({ channel: 'sms', to, text }); } };
   }
