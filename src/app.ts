@@ -80,7 +80,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const provider = createProvider({ config, store, keys, box, acr, pages });
   const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), config, log, audit });
   const services: Services = {
-    config, store, log, provider, acr, render, outbox, box, audit, challenges,
+    config, store, log, provider, acr, render, outbox, box, audit, challenges, rememberKey: keys.cookieKeys[0],
     accounts: new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }),
     recovery: new RecoveryCodes(store, box),
   };

@@ -24,5 +24,7 @@ export interface Services {
   render: Renderer;
   outbox: DevOutbox | null;
   box: SecretBox;
+  /** HMAC key of the remember-this-browser cookie. */
+  rememberKey: string;
   audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;
 }

@@ -152,7 +152,7 @@ export function accountRouter(s: Services): Router {
   // Turning it off needs the password again (a stolen session alone can't lower the account's protection).
   r.get('/mfa/sms/disable', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/mfa/sms/disable', title: 'Turn off SMS sign-in', button: 'Turn off SMS sign-in' })));
   r.post('/mfa/sms/disable', withAccount(async (ctx, a) => {
-    if (!(await s.accounts.checkPassword(a, field(ctx, 'password')))) {
+    if (!(await s.accounts.checkPassword(a, field(ctx, 'password'), clientIp(ctx)))) {
       await s.audit('reauth.failed', a.id, clientIp(ctx));
       return s.render(ctx, 'account/confirm-password', { account: a, action: '/account/mfa/sms/disable', title: 'Turn off SMS sign-in', button: 'Turn off SMS sign-in', errors: { password: 'That password isn’t right.' } }, 400);
     }
@@ -167,7 +167,7 @@ export function accountRouter(s: Services): Router {
   r.get('/recovery', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes' })));
   r.post('/recovery', withAccount(async (ctx, a) => {
     if (!a.mfa.length) return ctx.redirect('/account');
-    if (!(await s.accounts.checkPassword(a, field(ctx, 'password'))))
+    if (!(await s.accounts.checkPassword(a, field(ctx, 'password'), clientIp(ctx))))
       return s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes', errors: { password: 'That password isn’t right.' } }, 400);
     const codes = await s.recovery.generate(a.id);
     await s.audit('mfa.recovery_regenerated', a.id, clientIp(ctx));

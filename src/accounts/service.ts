@@ -103,8 +103,17 @@ export class AccountService {
     return { ok: true, account };
   }
 
-  async checkPassword(account: AccountRecord, password: string): Promise<boolean> {
-    return verifyPassword(account.passwordHash, password.slice(0, PASSWORD_MAX));
+  /** Re-entry of the password by a signed-in user: throttled like sign-in (a stolen session can't guess it). */
+  async checkPassword(account: AccountRecord, password: string, ip: string): Promise<boolean> {
+    return (await this.guarded(account, ip, () => verifyPassword(account.passwordHash, password.slice(0, PASSWORD_MAX)))) === 'ok';
+  }
+
+  /** Runs a secret check (password re-entry, recovery code) under the account's failure throttle. */
+  async guarded(account: AccountRecord, ip: string, check: () => Promise<boolean>): Promise<'ok' | 'wrong' | 'throttled'> {
+    if ((await this.deps.loginGuard.blockedFor(account.email, ip)) > 0) return 'throttled';
+    if (await check()) return 'ok';
+    await this.deps.loginGuard.failed(account.email, ip);
+    return 'wrong';
   }
 
   async setPassword(accountId: string, password: string): Promise<void> {

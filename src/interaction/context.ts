@@ -63,10 +63,11 @@ export type NextStep =
  * The flow as data: email confirmed → second factor when the request or the account calls for one →
  * done. SMS is the second factor this issue builds; a demand it can't meet ends in enrolment or unmet.
  */
-export function nextStep(s: Services, account: AccountRecord, progress: LoginProgress, demand: Loaded['demand']): NextStep {
+export function nextStep(s: Services, account: AccountRecord, progress: LoginProgress, demand: Loaded['demand'], remembered = false): NextStep {
   if (!account.emailVerified) return { step: 'email-confirm' };
   const demanded: Level = demand?.level ?? 0;
-  const chosen: Level = account.mfa.length ? 1 : 0;
+  // A remembered browser skips only the factor the user chose; a relying party's demand still applies.
+  const chosen: Level = account.mfa.length && !remembered ? 1 : 0;
   const need = Math.max(demanded, chosen) as Level;
   if (s.acr.achieved(progress.amr) >= need) return { step: 'done' };
   if (progress.enrolPhone) return { step: 'sms', purpose: 'phone-verify', destination: progress.enrolPhone };

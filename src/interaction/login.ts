@@ -9,6 +9,7 @@ import {
 import { showEmailConfirm, showSmsStep, showEnrolPhone } from './second-factor.ts';
 import { showConsent } from './consent.ts';
 import { SessionExpired } from '../errors.ts';
+import { isRemembered } from '../factors/remember.ts';
 
 const GENERIC_FAILURE = 'That email and password don’t match an account. Check them and try again.';
 
@@ -28,7 +29,7 @@ export async function showInteraction(s: Services, ctx: Context) {
   }
   const account = await s.store.accounts.findById(progress.accountId);
   if (!account) throw new SessionExpired();
-  const next = nextStep(s, account, progress, l.demand);
+  const next = nextStep(s, account, progress, l.demand, isRemembered(ctx, s.rememberKey, account));
   switch (next.step) {
     case 'done':
       return finishLogin(s, ctx, l, progress);

@@ -9,6 +9,7 @@ import { maskPhone, parsePhone } from '../accounts/phone.ts';
 import { SessionExpired } from '../errors.ts';
 import { loadInteraction, currentProgress, nextStep, finishUnmet, field, clientIp, startProgress, type Loaded, type NextStep } from './context.ts';
 import { pageLocals } from './login.ts';
+import { rememberBrowser } from '../factors/remember.ts';
 import type { LoginProgress } from './progress.ts';
 
 export const CODE_ERRORS: Record<Exclude<VerifyResult, { ok: true }>['reason'], string> = {
@@ -91,6 +92,7 @@ export async function showSmsStep(
       cooldown: started.ok ? s.challenges.cooldownLeft(started.challenge) : 0,
       canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
       stepUp: Boolean(p.stepUp),
+      rememberDays: s.config.mfa.rememberBrowserDays,
       errors,
       ...extra,
     }),
@@ -113,6 +115,8 @@ export async function submitSmsCode(s: Services, ctx: Context) {
   if (next.purpose === 'phone-verify') {
     await s.store.accounts.update(account.id, { phoneNumber: next.destination, phoneNumberVerified: true });
     await s.audit('phone.verified', account.id, clientIp(ctx), { inline: true });
+  } else if (field(ctx, 'remember_browser') === 'yes' && s.config.mfa.rememberBrowserDays > 0) {
+    rememberBrowser(ctx, s.rememberKey, account, s.config.mfa.rememberBrowserDays);
   }
   await startProgress(s, l, { accountId: account.id, amr: [...p.amr, AMR.sms], stepUp: p.stepUp });
   ctx.redirect(`/interaction/${l.uid}`);
@@ -127,6 +131,7 @@ async function renderSmsAgain(s: Services, ctx: Context, l: Loaded, account: Acc
     cooldown: open ? s.challenges.cooldownLeft(open) : 0,
     canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
     stepUp: Boolean(p.stepUp),
+    rememberDays: s.config.mfa.rememberBrowserDays,
     errors,
   }), status);
 }
@@ -151,9 +156,12 @@ export async function submitRecoveryCode(s: Services, ctx: Context) {
   const { p, account } = await progressOrExpire(s, l);
   const next = nextStep(s, account, p, l.demand);
   if (next.step !== 'sms' || (l.demand?.level ?? 0) >= 2) return ctx.redirect(`/interaction/${l.uid}`);
-  if (!(await s.recovery.use(account.id, field(ctx, 'recovery_code', 40)))) {
-    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'recovery' });
-    return renderSmsAgain(s, ctx, l, account, p, next, { recovery_code: 'That recovery code isn’t valid or was already used.' }, 400);
+  const answer = field(ctx, 'recovery_code', 40);
+  const outcome = await s.accounts.guarded(account, clientIp(ctx), () => s.recovery.use(account.id, answer));
+  if (outcome !== 'ok') {
+    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'recovery', outcome });
+    const message = outcome === 'throttled' ? 'Too many failed attempts. Try again later.' : 'That recovery code isn’t valid or was already used.';
+    return renderSmsAgain(s, ctx, l, account, p, next, { recovery_code: message }, outcome === 'throttled' ? 429 : 400);
   }
   await s.audit('mfa.recovery_code_used', account.id, clientIp(ctx));
   await startProgress(s, l, { accountId: account.id, amr: [...p.amr, AMR.recovery], stepUp: p.stepUp });

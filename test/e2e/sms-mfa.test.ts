@@ -305,6 +305,27 @@ describe('signing in with SMS', () => {
     expect((await t.store.accounts.findById(u.id))!.recoveryCodes).toHaveLength(9);
   });
 
+  it('"remember this browser" skips the user-chosen SMS step, honestly reported, but never a demanded one', async () => {
+    const u = await user({ phone: phoneFor(14), verified: true, mfa: ['sms'] });
+    const first = await tokensFor({}, async () => {
+      await password(u.email);
+      await expectHeading(page, 'Check your phone');
+      await page.check('#remember_browser');
+      await enterSmsCode(phoneFor(14), 1);
+    });
+    expect(first.amr).toEqual(['pwd', 'sms', 'mfa']);
+    const remembered = await tokensFor({ prompt: 'login' }, () => password(u.email));
+    expect(remembered.amr).toEqual(['pwd']);
+    expect(remembered.acr).toBe('urn:tessera:acr:1fa');
+    expect(t.vonage.to(phoneFor(14))).toHaveLength(1);
+    const demanded = await tokensFor({ prompt: 'login', acr_values: SMS }, async () => {
+      await password(u.email);
+      await expectHeading(page, 'Check your phone');
+      await enterSmsCode(phoneFor(14), 2);
+    });
+    expect(demanded.amr).toEqual(['pwd', 'sms', 'mfa']);
+  });
+
   it('tells the user when Vonage refuses the SMS, and nothing gets verified', async () => {
     const u = await user();
     t.vonage.mode = 'error-status';
