@@ -35,6 +35,15 @@ import type { Services } from './services.ts';
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 const FORM_PREFIXES = ['/interaction/', '/account'];
 
+// What a person can act on, by OAuth error; the protocol detail is shown below it for the app's developer.
+const FRIENDLY_ERRORS: Record<string, string> = {
+  invalid_client: 'This app isn’t registered here, so you can’t sign in to it. Contact the app’s support.',
+  invalid_redirect_uri: 'The app asked to send you back to an address it hasn’t registered. Contact the app’s support.',
+  invalid_request: 'The app sent an invalid sign-in request. Go back to the app and try again.',
+  session_not_found: 'This sign-in took too long or was already finished. Go back to the app and start again.',
+  invalid_token: 'This link is no longer valid. Go back to the app and start again.',
+};
+
 export interface Built {
   app: Koa;
   services: Services;
@@ -66,8 +75,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
 
   const pages: ProviderPages = {
     async error(ctx, out) {
-      const message = out.error_description || 'The request could not be handled.';
-      render(ctx as never, 'error', { title: 'We couldn’t sign you in', message, code: out.error }, (ctx as { status: number }).status >= 400 ? (ctx as { status: number }).status : 400);
+      const message = FRIENDLY_ERRORS[out.error] ?? 'The app sent an invalid sign-in request. Go back to the app and try again.';
+      const status = (ctx as { status: number }).status >= 400 ? (ctx as { status: number }).status : 400;
+      render(ctx as never, 'error', { title: 'We couldn’t sign you in', message, code: out.error, detail: out.error_description }, status);
     },
     async logoutConfirm(ctx, form) {
       const client = ctx.oidc.client;

@@ -7,7 +7,7 @@ export const ACCOUNT_CLIENT_ID = 'tessera-account';
 
 export async function ensureAccountClient(store: Store, issuer: string): Promise<void> {
   const metadata = {
-    client_name: 'Your Tessera account',
+    client_name: 'Tessera account',
     redirect_uris: [`${issuer}/account/callback`],
     post_logout_redirect_uris: [`${issuer}/`],
     response_types: ['none'],

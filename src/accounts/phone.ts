@@ -23,7 +23,13 @@ export function parsePhone(input: string, defaultRegion: string, allowedCountrie
   return { ok: true, e164: parsed.number, country: parsed.country };
 }
 
-/** "+44 •••• ••0123": enough for the user to recognise their number, not enough to leak it. */
+/** "+33 •••• 5678": the country and last four digits, enough to recognise a number, not to leak it. */
 export function maskPhone(e164: string): string {
-  return `${e164.slice(0, 3)}\u00a0••••\u00a0••${e164.slice(-4)}`;
+  let cc = '';
+  try {
+    cc = parsePhoneNumberWithError(e164).countryCallingCode;
+  } catch {
+    cc = e164.slice(1, 3);
+  }
+  return `+${cc}\u00a0••••\u00a0${e164.slice(-4)}`;
 }
