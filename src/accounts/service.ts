@@ -116,12 +116,15 @@ export class AccountService {
     return 'wrong';
   }
 
-  async setPassword(accountId: string, password: string): Promise<void> {
+  /** Validates like registration; with checkOnly, stops before changing anything. */
+  async setPassword(accountId: string, password: string, opts: { checkOnly?: boolean } = {}): Promise<void> {
     const account = await this.deps.store.accounts.findById(accountId);
     if (!account) throw new FieldErrors({ password: 'Unknown account.' });
     const weak = passwordProblem(password, { email: account.email, name: account.name });
     if (weak) throw new FieldErrors({ password: weak });
+    if (opts.checkOnly) return;
     await this.deps.store.accounts.update(accountId, { passwordHash: await hashPassword(password) });
+    await this.deps.loginGuard.succeeded(account.email); // a fresh password starts with a clean slate
   }
 }
 

@@ -8,6 +8,7 @@ import {
   submitEnrolPhone, declineEnrolPhone, changeEnrolPhone,
 } from './second-factor.ts';
 import { submitConsent } from './consent.ts';
+import { showForgot, submitForgot, submitReset } from './password-reset.ts';
 
 export function interactionRouter(s: Services): Router {
   const r = new Router({ prefix: '/interaction/:uid' });
@@ -23,6 +24,9 @@ export function interactionRouter(s: Services): Router {
   r.post('/enrol-phone', (ctx) => submitEnrolPhone(s, ctx));
   r.post('/enrol-phone/decline', (ctx) => declineEnrolPhone(s, ctx));
   r.post('/enrol-phone/change', (ctx) => changeEnrolPhone(s, ctx));
+  r.get('/forgot', (ctx) => showForgot(s, ctx));
+  r.post('/forgot', (ctx) => submitForgot(s, ctx));
+  r.post('/reset', (ctx) => submitReset(s, ctx));
   r.post('/consent', (ctx) => submitConsent(s, ctx));
   r.post('/abort', (ctx) => abort(s, ctx));
   return r;

@@ -8,11 +8,16 @@ export function smsText(purpose: ChallengePurpose, code: string, issuerHost: str
 }
 
 export function emailMessage(purpose: ChallengePurpose, code: string, link: string | null, name: string, ttlMinutes: number) {
-  const subject = purpose === 'email-confirm' ? 'Confirm your email address' : 'Your sign-in code';
+  const subject =
+    purpose === 'email-confirm' ? 'Confirm your email address' : purpose === 'password-reset' ? 'Reset your password' : 'Your sign-in code';
   const lines = [
     `Hello ${name},`,
     '',
-    purpose === 'email-confirm' ? 'Use this code to confirm your email address:' : 'Use this code to sign in:',
+    purpose === 'email-confirm'
+      ? 'Use this code to confirm your email address:'
+      : purpose === 'password-reset'
+        ? 'Use this code to choose a new password:'
+        : 'Use this code to sign in:',
     '',
     `    ${code}`,
     '',

@@ -81,7 +81,8 @@ export type ChallengePurpose =
   | 'sms-enable' // confirm a fresh code to the verified phone before turning SMS 2FA on
   | 'sms-login' // second factor at sign-in / step-up
   | 'email-confirm' // confirm the email address after registration
-  | 'email-login'; // email code as a second factor (factors issue)
+  | 'email-login' // email code as a second factor (factors issue)
+  | 'password-reset'; // prove the email address to set a new password
 
 export interface ChallengeRecord {
   id: string;

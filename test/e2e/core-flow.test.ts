@@ -124,4 +124,35 @@ describe('core sign-in journey', () => {
     expect(again.claims()!.sub).toBe(sub);
     expect(again.claims()!.amr).toEqual(['pwd']);
   });
+
+  it('resets a forgotten password with a code by email, without revealing which emails exist', async () => {
+    const started = await rp.start({ prompt: 'login' });
+    await page.goto(started.url.href);
+    await page.click('text=Forgot your password?');
+    await expectHeading(page, 'Reset your password');
+    await page.fill('#email', 'nobody@example.com');
+    await page.click('button:has-text("Send code")');
+    await expectHeading(page, 'Choose a new password');
+    const unknownText = await page.locator('main p').first().innerText();
+    await page.goBack();
+    await page.fill('#email', 'ada@example.com');
+    await page.click('button:has-text("Send code")');
+    await expectHeading(page, 'Choose a new password');
+    expect((await page.locator('main p').first().innerText()).replace('ada@example.com', 'X')).toBe(unknownText.replace('nobody@example.com', 'X'));
+    await shot(page, 'reset');
+    const mail = await t.smtp.waitFor('ada@example.com', (m) => m.subject === 'Reset your password');
+    await page.fill('#code', codeFrom(mail.text));
+    await page.fill('#password', 'a brand new passphrase');
+    await page.fill('#password_confirm', 'a brand new passphrase');
+    await page.click('button:has-text("Change password")');
+    await expectHeading(page, 'Sign in');
+    expect(await page.locator('.alert-ok').innerText()).toContain('password was changed');
+    await page.fill('#password', 'analytical engine 1843');
+    await page.click('button:has-text("Continue")');
+    await expectHeading(page, 'Sign in');
+    await page.fill('#password', 'a brand new passphrase');
+    await page.click('button:has-text("Continue")');
+    const tokens2 = await rp.finish(await nextArrival(), started);
+    expect(tokens2.claims()!.sub).toBe(sub);
+  });
 });
