@@ -35,6 +35,7 @@ export async function openSqliteStore(opts: { file: string }): Promise<Store> {
         storeClient: db,
         storeType: 'better-sqlite3', // libsql speaks the better-sqlite3 API
         tableName: 'rate_limits',
+        tableCreated: true, // the schema creates it synchronously at open
         keyPrefix: o.keyPrefix,
         points: o.points,
         duration: o.duration,

@@ -29,7 +29,7 @@ export function sqliteAudit(db: SqliteDb): AuditRepo {
       const args: unknown[] = [];
       if (filter.type) (where.push('type = ?'), args.push(filter.type));
       if (filter.accountId) (where.push('account_id = ?'), args.push(filter.accountId));
-      const sql = `SELECT doc FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+      const sql = `SELECT doc FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, seq DESC LIMIT ?`;
       const rows = db.prepare(sql).all(...args, filter.limit ?? 100) as { doc: string }[];
       return rows.map((r) => fromJson<AuditEvent>(r.doc));
     },

@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS audit (
   account_id TEXT,
   doc TEXT NOT NULL
 );
+-- rate-limiter-flexible's RateLimiterSQLite table, created here (not lazily by the library, whose
+-- asynchronous creation loses a race with the first request after start).
+CREATE TABLE IF NOT EXISTS rate_limits (
+  key TEXT PRIMARY KEY,
+  points INTEGER NOT NULL DEFAULT 0,
+  expire INTEGER
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at, seq);
 CREATE INDEX IF NOT EXISTS audit_type ON audit (type, seq);
 CREATE INDEX IF NOT EXISTS audit_account ON audit (account_id, seq);
 `;
