@@ -250,6 +250,10 @@ describe('signing in with SMS', () => {
     expect(claims.acr).toBe(SMS);
     expect(claims.amr).toEqual(['pwd', 'sms', 'mfa']);
     expect(await t.store.accounts.findById(u.id)).toMatchObject({ phoneNumber: phoneFor(9), phoneNumberVerified: true });
+    // The phone scope now carries the verified number, truthfully.
+    const { callback, started } = await signIn({ acr_values: SMS }, async () => {});
+    const tokens = await rp.finish(callback.href, started);
+    expect(await rp.userinfo(tokens.access_token, claims.sub)).toMatchObject({ phone_number: phoneFor(9), phone_number_verified: true });
   });
 
   it('returns unmet_authentication_requirements (state echoed) when the user declines adding a phone', async () => {
