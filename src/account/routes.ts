@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { parsePhone, maskPhone } from '../accounts/phone.ts';
 import { field, clientIp } from '../interaction/context.ts';
-import { CODE_ERRORS, startFailure } from '../interaction/second-factor.ts';
+import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../interaction/second-factor.ts';
 import { ACCOUNT_CLIENT_ID } from './client.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
@@ -92,8 +92,7 @@ export function accountRouter(s: Services): Router {
     if (!open) return { ok: false as const, message: CODE_ERRORS.unknown, challenge: null };
     const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: a.id, purpose });
     if (res.ok) return { ok: true as const, challenge: res.challenge };
-    const message = res.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${res.attemptsLeft} ${res.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[res.reason];
-    return { ok: false as const, message, challenge: null };
+    return { ok: false as const, message: verifyFailure(res), challenge: null };
   };
 
   const resend = (purpose: 'phone-verify' | 'sms-enable') => withAccount(async (ctx, a) => {
@@ -101,9 +100,8 @@ export function accountRouter(s: Services): Router {
     if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
     const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
     if (res.ok) return verifyPage(ctx, a, purpose, {}, 200, 'We sent a new code.');
-    if (res.reason === 'cooldown') return verifyPage(ctx, a, purpose, { code: `Wait ${res.retryAfterSeconds} seconds before sending another code.` }, 429);
-    if (res.reason === 'limited') return verifyPage(ctx, a, purpose, { code: startFailure({ ok: false, reason: 'limited', retryAfterSeconds: res.retryAfterSeconds, rule: '' }) }, 429);
-    return verifyPage(ctx, a, purpose, { code: startFailure({ ok: false, reason: 'delivery_failed' }) }, 503);
+    const failure = resendFailure(res);
+    return verifyPage(ctx, a, purpose, { code: failure.message }, failure.status);
   });
 
   r.get('/phone/verify', withAccount((ctx, a) => verifyPage(ctx, a, 'phone-verify')));

@@ -6,7 +6,7 @@ import type { Services } from '../services.ts';
 import { FieldErrors } from '../accounts/service.ts';
 import { loadInteraction, field, clientIp } from './context.ts';
 import { pageLocals } from './login.ts';
-import { CODE_ERRORS } from './second-factor.ts';
+import { CODE_ERRORS, verifyFailure } from './second-factor.ts';
 
 export async function showForgot(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
@@ -42,10 +42,7 @@ export async function submitReset(s: Services, ctx: Context) {
     throw err;
   }
   const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: account.id, purpose: 'password-reset' });
-  if (!res.ok) {
-    const message = res.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${res.attemptsLeft} ${res.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[res.reason];
-    return again({ code: message });
-  }
+  if (!res.ok) return again({ code: verifyFailure(res) });
   await s.accounts.setPassword(account.id, password);
   // Receiving the code proves the mailbox, so the address counts as confirmed.
   if (!account.emailVerified) await s.store.accounts.update(account.id, { emailVerified: true });

@@ -3,7 +3,7 @@
 import type { Context } from 'koa';
 import type { AccountRecord } from '../store/ports.ts';
 import type { Services } from '../services.ts';
-import type { VerifyResult, StartResult } from '../challenges/engine.ts';
+import type { VerifyResult, StartResult, ResendResult } from '../challenges/engine.ts';
 import { AMR } from '../oidc/acr.ts';
 import { maskPhone, parsePhone } from '../accounts/phone.ts';
 import { SessionExpired } from '../errors.ts';
@@ -24,6 +24,19 @@ export function startFailure(r: Exclude<StartResult, { ok: true }>): string {
   if (r.reason === 'limited')
     return `Too many codes were sent. Try again in ${Math.max(1, Math.ceil(r.retryAfterSeconds / 60))} minutes, or use another method.`;
   return 'We couldn’t send the code. Try again, or use another method.';
+}
+
+/** The message for a failed code check, with tries left when there are some. */
+export function verifyFailure(r: Exclude<VerifyResult, { ok: true }>): string {
+  return r.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${r.attemptsLeft} ${r.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[r.reason];
+}
+
+/** The message and status for a resend the engine refused. */
+export function resendFailure(r: Exclude<ResendResult, { ok: true }>): { message: string; status: number } {
+  if (r.reason === 'cooldown') return { message: `Wait ${r.retryAfterSeconds} seconds before sending another code.`, status: 429 };
+  if (r.reason === 'limited') return { message: startFailure({ ok: false, reason: 'limited', retryAfterSeconds: r.retryAfterSeconds, rule: '' }), status: 429 };
+  if (r.reason === 'delivery_failed') return { message: startFailure({ ok: false, reason: 'delivery_failed' }), status: 503 };
+  return { message: CODE_ERRORS.unknown, status: 400 };
 }
 
 export function emailLink(s: Services) {
@@ -54,7 +67,7 @@ export async function submitEmailCode(s: Services, ctx: Context) {
   const { account } = await progressOrExpire(s, l);
   const open = await s.store.challenges.findActive(account.id, 'email-confirm', null);
   const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
-  if (!result.ok) return showEmailConfirm(s, ctx, l, account, { errors: { code: CODE_ERRORS[result.reason] } }, 400);
+  if (!result.ok) return showEmailConfirm(s, ctx, l, account, { errors: { code: verifyFailure(result) } }, 400);
   await s.store.accounts.update(account.id, { emailVerified: true });
   await s.audit('email.confirmed', account.id, clientIp(ctx));
   ctx.redirect(`/interaction/${l.uid}`);
@@ -66,8 +79,10 @@ export async function resendEmailCode(s: Services, ctx: Context) {
   const open = await s.store.challenges.findActive(account.id, 'email-confirm', null);
   if (open) {
     const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), name: account.name, link: emailLink(s) });
-    if (!r.ok && r.reason === 'cooldown')
-      return showEmailConfirm(s, ctx, l, account, { errors: { code: `Wait ${r.retryAfterSeconds} seconds before sending another code.` } }, 429);
+    if (!r.ok && r.reason !== 'gone') {
+      const failure = resendFailure(r);
+      return showEmailConfirm(s, ctx, l, account, { errors: { code: failure.message } }, failure.status);
+    }
   }
   return showEmailConfirm(s, ctx, l, account, { notice: 'We sent a new code.' });
 }
@@ -83,21 +98,20 @@ export async function showSmsStep(
     purpose: next.purpose, accountId: account.id, channel: 'sms', destination: next.destination, context: l.uid, ip: clientIp(ctx),
   });
   const errors = started.ok ? {} : { code: startFailure(started) };
-  s.render(
-    ctx,
-    'interaction/sms',
-    pageLocals(l, {
-      phone: maskPhone(next.destination),
-      enrolling: next.purpose === 'phone-verify',
-      cooldown: started.ok ? s.challenges.cooldownLeft(started.challenge) : 0,
-      canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
-      stepUp: Boolean(p.stepUp),
-      rememberDays: s.config.mfa.rememberBrowserDays,
-      errors,
-      ...extra,
-    }),
-    started.ok ? status : 503,
-  );
+  const cooldown = started.ok ? s.challenges.cooldownLeft(started.challenge) : 0;
+  s.render(ctx, 'interaction/sms', smsLocals(s, l, account, p, next, cooldown, { errors, ...extra }), started.ok ? status : 503);
+}
+
+function smsLocals(s: Services, l: Loaded, account: AccountRecord, p: LoginProgress, next: Extract<NextStep, { step: 'sms' }>, cooldown: number, extra: Record<string, unknown>) {
+  return pageLocals(l, {
+    phone: maskPhone(next.destination),
+    enrolling: next.purpose === 'phone-verify',
+    cooldown,
+    canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
+    stepUp: Boolean(p.stepUp),
+    rememberDays: s.config.mfa.rememberBrowserDays,
+    ...extra,
+  });
 }
 
 export async function submitSmsCode(s: Services, ctx: Context) {
@@ -109,8 +123,7 @@ export async function submitSmsCode(s: Services, ctx: Context) {
   const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
   if (!result.ok) {
     await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'sms', reason: result.reason });
-    const message = result.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[result.reason];
-    return renderSmsAgain(s, ctx, l, account, p, next, { code: message }, 400);
+    return renderSmsAgain(s, ctx, l, account, p, next, { code: verifyFailure(result) }, 400);
   }
   if (next.purpose === 'phone-verify') {
     await s.store.accounts.update(account.id, { phoneNumber: next.destination, phoneNumberVerified: true });
@@ -125,15 +138,7 @@ export async function submitSmsCode(s: Services, ctx: Context) {
 /** Re-render after a wrong code without starting a new challenge. */
 async function renderSmsAgain(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: Extract<NextStep, { step: 'sms' }>, errors: Record<string, string>, status: number) {
   const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
-  s.render(ctx, 'interaction/sms', pageLocals(l, {
-    phone: maskPhone(next.destination),
-    enrolling: next.purpose === 'phone-verify',
-    cooldown: open ? s.challenges.cooldownLeft(open) : 0,
-    canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
-    stepUp: Boolean(p.stepUp),
-    rememberDays: s.config.mfa.rememberBrowserDays,
-    errors,
-  }), status);
+  s.render(ctx, 'interaction/sms', smsLocals(s, l, account, p, next, open ? s.challenges.cooldownLeft(open) : 0, { errors }), status);
 }
 
 export async function resendSmsCode(s: Services, ctx: Context) {
@@ -144,11 +149,10 @@ export async function resendSmsCode(s: Services, ctx: Context) {
   const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
   if (!open) return showSmsStep(s, ctx, l, account, p, next); // expired or void: start a fresh one
   const r = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
-  if (r.ok) return renderSmsAgain(s, ctx, l, account, p, next, {}, 200).then(() => undefined);
-  if (r.reason === 'cooldown') return renderSmsAgain(s, ctx, l, account, p, next, { code: `Wait ${r.retryAfterSeconds} seconds before sending another code.` }, 429);
-  if (r.reason === 'limited') return renderSmsAgain(s, ctx, l, account, p, next, { code: startFailure({ ok: false, reason: 'limited', retryAfterSeconds: r.retryAfterSeconds, rule: '' }) }, 429);
-  if (r.reason === 'delivery_failed') return renderSmsAgain(s, ctx, l, account, p, next, { code: startFailure({ ok: false, reason: 'delivery_failed' }) }, 503);
-  return showSmsStep(s, ctx, l, account, p, next);
+  if (r.ok) return renderSmsAgain(s, ctx, l, account, p, next, {}, 200);
+  if (r.reason === 'gone') return showSmsStep(s, ctx, l, account, p, next);
+  const failure = resendFailure(r);
+  return renderSmsAgain(s, ctx, l, account, p, next, { code: failure.message }, failure.status);
 }
 
 export async function submitRecoveryCode(s: Services, ctx: Context) {
