@@ -9,6 +9,7 @@ import { parsePhone, maskPhone } from '../accounts/phone.ts';
 import { field, clientIp } from '../interaction/context.ts';
 import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../interaction/second-factor.ts';
 import { ACCOUNT_CLIENT_ID } from './client.ts';
+import { FieldErrors } from '../accounts/service.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
 
@@ -162,6 +163,31 @@ export function accountRouter(s: Services): Router {
     ctx.redirect('/account?done=sms-off');
   }));
 
+  // ---- profile and password ----
+  r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
+  r.post('/profile', withAccount(async (ctx, a) => {
+    const name = field(ctx, 'name', 200).trim();
+    if (!name || name.length > 100)
+      return s.render(ctx, 'account/profile', { account: a, values: { name }, errors: { name: name ? 'Use at most 100 characters.' : 'Enter your name.' } }, 400);
+    await s.store.accounts.update(a.id, { name });
+    ctx.redirect('/account?done=profile');
+  }));
+  r.get('/password', withAccount((ctx, a) => s.render(ctx, 'account/password', { account: a })));
+  r.post('/password', withAccount(async (ctx, a) => {
+    const again = (errors: Record<string, string>, status = 400) => s.render(ctx, 'account/password', { account: a, errors }, status);
+    if (!(await s.accounts.checkPassword(a, field(ctx, 'current_password'), clientIp(ctx)))) return again({ current_password: 'That password isn’t right.' });
+    const next = field(ctx, 'password', 1024);
+    if (next !== field(ctx, 'password_confirm', 1024)) return again({ password_confirm: 'The passwords don’t match.' });
+    try {
+      await s.accounts.setPassword(a.id, next);
+    } catch (err) {
+      if (err instanceof FieldErrors) return again(err.fields);
+      throw err;
+    }
+    await s.audit('password.changed', a.id, clientIp(ctx));
+    ctx.redirect('/account?done=password');
+  }));
+
   r.get('/recovery', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes' })));
   r.post('/recovery', withAccount(async (ctx, a) => {
     if (!a.mfa.length) return ctx.redirect('/account');
@@ -179,4 +205,6 @@ const NOTICES: Record<string, string> = {
   phone: 'Your phone number is verified.',
   'sms-on': 'SMS sign-in is on.',
   'sms-off': 'SMS sign-in is off.',
+  profile: 'Your name was saved.',
+  password: 'Your password was changed.',
 };

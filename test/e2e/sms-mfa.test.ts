@@ -155,6 +155,35 @@ describe('phone verification and turning SMS sign-in on (account pages)', () => 
   });
 });
 
+describe('profile and password on the account pages', () => {
+  it('changes the name and the password (current password required)', async () => {
+    const u = await user();
+    await page.goto(`${t.issuer}/account`);
+    await password(u.email);
+    await expectHeading(page, 'Your account');
+    await page.click('text=Change name');
+    await page.fill('#name', 'Renamed Person');
+    await page.click('button:has-text("Save")');
+    await expectHeading(page, 'Your account');
+    expect(await page.locator('.facts').innerText()).toContain('Renamed Person');
+    await page.click('text=Change your password');
+    await page.fill('#current_password', 'not my password');
+    await page.fill('#password', 'my new secret sentence');
+    await page.fill('#password_confirm', 'my new secret sentence');
+    await page.click('button:has-text("Change password")');
+    expect(await page.locator('#current_password-error').innerText()).toContain('isn’t right');
+    await page.fill('#current_password', PASSWORD);
+    await page.fill('#password', 'my new secret sentence');
+    await page.fill('#password_confirm', 'my new secret sentence');
+    await page.click('button:has-text("Change password")');
+    await expectHeading(page, 'Your account');
+    expect(await page.locator('.alert-ok').innerText()).toContain('password was changed');
+    const signIn = await t.built.services.accounts.signIn(u.email, 'my new secret sentence', '198.51.100.1');
+    expect(signIn.ok).toBe(true);
+    expect((await t.built.services.accounts.signIn(u.email, PASSWORD, '198.51.100.1')).ok).toBe(false);
+  });
+});
+
 describe('signing in with SMS', () => {
   it('asks for the SMS code after the password when the user turned SMS on; a reload sends nothing new', async () => {
     const u = await user({ phone: phoneFor(3), verified: true, mfa: ['sms'] });
