@@ -20,15 +20,15 @@ export async function openMongoStore(opts: { uri: string }): Promise<Store> {
   let models: MongoModels;
   try {
     models = await createModels(connection);
+    // The limiter's own index creation is fire-and-forget; create them here so the unique key exists
+    // before the first counter is written.
+    const counters = connection.collection(RATE_LIMIT_COLLECTION);
+    await counters.createIndex({ expire: -1 }, { expireAfterSeconds: 0 });
+    await counters.createIndex({ key: 1 }, { unique: true });
   } catch (err) {
     await connection.close().catch(() => undefined);
     throw err;
   }
-  // The limiter's own index creation is fire-and-forget; create them here so the unique key exists
-  // before the first counter is written.
-  const counters = connection.collection(RATE_LIMIT_COLLECTION);
-  await counters.createIndex({ expire: -1 }, { expireAfterSeconds: 0 });
-  await counters.createIndex({ key: 1 }, { unique: true });
   return {
     kind: 'mongo',
     accounts: mongoAccounts(models),

@@ -29,17 +29,15 @@ export function sqliteChallenges(db: SqliteDb): ChallengeRepo {
       return read(id);
     },
     async findActive(accountId, purpose, context) {
-      const rows = db
+      const row = db
         .prepare(
           `SELECT doc FROM challenges WHERE account_id = ? AND purpose = ? AND context IS ? AND expires_at > ?
-           ORDER BY created_at DESC LIMIT 20`,
+             AND json_extract(doc, '$.consumedAt') IS NULL
+             AND json_extract(doc, '$.attempts') < json_extract(doc, '$.maxAttempts')
+           ORDER BY created_at DESC LIMIT 1`,
         )
-        .all(accountId, purpose, context, Date.now()) as Row[];
-      for (const r of rows) {
-        const c = fromJson<ChallengeRecord>(r.doc);
-        if (!c.consumedAt && c.attempts < c.maxAttempts) return c;
-      }
-      return null;
+        .get(accountId, purpose, context, Date.now()) as Row | undefined;
+      return row ? fromJson<ChallengeRecord>(row.doc) : null;
     },
     async addAttempt(id) {
       return mutate(id, (c) => (c.consumedAt ? null : { ...c, attempts: c.attempts + 1 }));

@@ -54,8 +54,8 @@ CREATE TABLE IF NOT EXISTS rate_limits (
   expire INTEGER
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at, seq);
-CREATE INDEX IF NOT EXISTS audit_type ON audit (type, seq);
-CREATE INDEX IF NOT EXISTS audit_account ON audit (account_id, seq);
+CREATE INDEX IF NOT EXISTS audit_type ON audit (type, at, seq);
+CREATE INDEX IF NOT EXISTS audit_account ON audit (account_id, at, seq);
 `;
 
 /** JSON with Dates preserved: Dates are written as {"$date": ms} and revived on read. */
