@@ -15,7 +15,7 @@ import { SecretBox } from './secrets.ts';
 import { DevOutbox } from './notify/outbox.ts';
 import { createMailSender } from './notify/mail.ts';
 import { createSmsSender } from './notify/sms.ts';
-import { SmsGuard, LoginGuard } from './guard/limits.ts';
+import { SmsGuard, EmailGuard, LoginGuard } from './guard/limits.ts';
 import { AcrModel } from './oidc/acr.ts';
 import { createRenderer } from './http/render.ts';
 import { createProvider, type ProviderPages } from './oidc/provider.ts';
@@ -88,7 +88,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     },
   };
   const provider = createProvider({ config, store, keys, box, acr, pages });
-  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), config, log, audit });
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), emailGuard: new EmailGuard(store), config, log, audit });
   const services: Services = {
     config, store, log, provider, acr, render, outbox, box, audit, challenges, rememberKey: keys.cookieKeys[0],
     accounts: new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }),

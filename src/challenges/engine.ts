@@ -9,7 +9,7 @@ import type { MailSender } from '../notify/mail.ts';
 import type { SmsSender } from '../notify/sms.ts';
 import { SmsDeliveryError } from '../notify/sms.ts';
 import { smsText, emailMessage } from '../notify/templates.ts';
-import type { SmsGuard } from '../guard/limits.ts';
+import type { SmsGuard, EmailGuard } from '../guard/limits.ts';
 import { SecretBox, constantTimeEqual, numericCode, randomId } from '../secrets.ts';
 
 export interface StartRequest {
@@ -52,6 +52,7 @@ export class ChallengeEngine {
       mail: MailSender;
       sms: SmsSender;
       smsGuard: SmsGuard;
+      emailGuard: EmailGuard;
       config: Config;
       log: Logger;
       audit: Audit;
@@ -167,6 +168,11 @@ export class ChallengeEngine {
       }
       await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
       return { ok: true };
+    }
+    const verdict = await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
+    if (!verdict.ok) {
+      await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
+      return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
     const msg = emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
     try {

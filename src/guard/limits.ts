@@ -9,39 +9,23 @@ export type Verdict = { ok: true } | Refusal;
 interface Rule {
   name: string;
   limiter: RateLimiterAbstract;
-  key: (who: SmsRequest) => string;
+  key: (who: DeliveryRequest) => string;
 }
 
-export interface SmsRequest {
+export interface DeliveryRequest {
   to: string;
   accountId: string;
   ip: string;
 }
 
-/** Caps on texts per destination number, per account, per IP (hourly and daily) and globally per day. */
-export class SmsGuard {
-  private readonly rules: Rule[];
-  constructor(store: Store, limits: Config['sms']['limits']) {
-    const hour = 3600;
-    const day = 86400;
-    const rule = (name: string, points: number, duration: number, key: Rule['key']): Rule => ({
-      name,
-      key,
-      limiter: store.rateLimiter({ keyPrefix: `sms_${name}`, points, duration }),
-    });
-    this.rules = [
-      rule('number_hour', limits.perNumberHourly, hour, (w) => w.to),
-      rule('number_day', limits.perNumberDaily, day, (w) => w.to),
-      rule('account_hour', limits.perAccountHourly, hour, (w) => w.accountId),
-      rule('account_day', limits.perAccountDaily, day, (w) => w.accountId),
-      rule('ip_hour', limits.perIpHourly, hour, (w) => w.ip),
-      rule('ip_day', limits.perIpDaily, day, (w) => w.ip),
-      rule('global_day', limits.globalDaily, day, () => 'all'),
-    ];
-  }
+const HOUR = 3600;
+const DAY = 86400;
 
-  /** Checks every cap first and only then counts the text, so a refusal costs no allowance. */
-  async allow(req: SmsRequest): Promise<Verdict> {
+/** Counts deliveries against a set of caps; checks every cap first so a refusal costs no allowance. */
+class DeliveryGuard {
+  constructor(private readonly rules: Rule[]) {}
+
+  async allow(req: DeliveryRequest): Promise<Verdict> {
     for (const r of this.rules) {
       const res = await r.limiter.get(r.key(req));
       if (res && res.consumedPoints >= r.limiter.points)
@@ -49,6 +33,39 @@ export class SmsGuard {
     }
     for (const r of this.rules) await r.limiter.penalty(r.key(req), 1);
     return { ok: true };
+  }
+}
+
+function rules(store: Store, prefix: string, list: [string, number, number, Rule['key']][]): Rule[] {
+  return list.map(([name, points, duration, key]) => ({ name, key, limiter: store.rateLimiter({ keyPrefix: `${prefix}_${name}`, points, duration }) }));
+}
+
+/** Caps on texts per destination number, per account, per IP (hourly and daily) and globally per day. */
+export class SmsGuard extends DeliveryGuard {
+  constructor(store: Store, limits: Config['sms']['limits']) {
+    super(rules(store, 'sms', [
+      ['number_hour', limits.perNumberHourly, HOUR, (w) => w.to],
+      ['number_day', limits.perNumberDaily, DAY, (w) => w.to],
+      ['account_hour', limits.perAccountHourly, HOUR, (w) => w.accountId],
+      ['account_day', limits.perAccountDaily, DAY, (w) => w.accountId],
+      ['ip_hour', limits.perIpHourly, HOUR, (w) => w.ip],
+      ['ip_day', limits.perIpDaily, DAY, (w) => w.ip],
+      ['global_day', limits.globalDaily, DAY, () => 'all'],
+    ]));
+  }
+}
+
+/**
+ * Caps on code emails (confirmation, password reset): registering with someone else's address or
+ * hammering "forgot password" must not turn Tessera into a mail cannon.
+ */
+export class EmailGuard extends DeliveryGuard {
+  constructor(store: Store) {
+    super(rules(store, 'mail', [
+      ['address_hour', 5, HOUR, (w) => w.to],
+      ['address_day', 20, DAY, (w) => w.to],
+      ['ip_hour', 30, HOUR, (w) => w.ip],
+    ]));
   }
 }
 
