@@ -121,6 +121,17 @@ describe('sending and resending', () => {
     expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent', 'limited']);
   });
 
+  it('caps code emails per address', async () => {
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await engine.start(req({ channel: 'email', purpose: 'password-reset', destination: 'target@example.com', context: `mail-${i}` }));
+      outcomes.push(r.ok ? 'sent' : r.reason);
+    }
+    expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'limited']);
+    expect(t.smtp.mails.filter((m) => m.to === 'target@example.com').length).toBeLessThanOrEqual(5);
+    expect((await t.store.audit.list({ type: 'mail.refused' })).length).toBe(1);
+  });
+
   it('reports a Vonage error status as delivery_failed and creates no usable challenge', async () => {
     t.vonage.mode = 'error-status';
     const r = req();
