@@ -17,10 +17,11 @@ export function sqliteKeys(db: SqliteDb): KeyRepo {
 }
 
 export function sqliteAudit(db: SqliteDb): AuditRepo {
+  const insert = db.prepare('INSERT INTO audit (at, type, account_id, doc) VALUES (?, ?, ?, ?)'); // every sign-in records one
   return {
     async record(e) {
       const at = e.at ?? new Date();
-      db.prepare('INSERT INTO audit (at, type, account_id, doc) VALUES (?, ?, ?, ?)').run(
+      insert.run(
         at.getTime(), e.type, e.accountId, toJson({ ...e, at }),
       );
     },

@@ -12,6 +12,10 @@ export function sqliteOidc(db: SqliteDb): OidcArtifactRepo {
   const find = db.prepare('SELECT payload, expires_at FROM oidc WHERE model = ? AND id = ?');
   const findUid = db.prepare('SELECT payload, expires_at FROM oidc WHERE model = ? AND uid = ?');
   const findUserCode = db.prepare('SELECT payload, expires_at FROM oidc WHERE model = ? AND user_code = ?');
+  // Prepared once: consume runs on every code exchange and refresh, destroy on every sign-in.
+  const consume = db.prepare("UPDATE oidc SET payload = json_set(payload, '$.consumed', ?) WHERE model = ? AND id = ?");
+  const destroy = db.prepare('DELETE FROM oidc WHERE model = ? AND id = ?');
+  const revoke = db.prepare('DELETE FROM oidc WHERE grant_id = ?');
   const live = (row: Row | undefined) =>
     row && (row.expires_at === null || row.expires_at > Date.now()) ? (JSON.parse(row.payload) as Record<string, unknown>) : undefined;
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
@@ -29,15 +33,13 @@ export function sqliteOidc(db: SqliteDb): OidcArtifactRepo {
       return live(findUserCode.get(model, userCode) as Row | undefined);
     },
     async consume(model, id) {
-      db.prepare("UPDATE oidc SET payload = json_set(payload, '$.consumed', ?) WHERE model = ? AND id = ?").run(
-        Math.floor(Date.now() / 1000), model, id,
-      );
+      consume.run(Math.floor(Date.now() / 1000), model, id);
     },
     async destroy(model, id) {
-      db.prepare('DELETE FROM oidc WHERE model = ? AND id = ?').run(model, id);
+      destroy.run(model, id);
     },
     async revokeByGrantId(grantId) {
-      db.prepare('DELETE FROM oidc WHERE grant_id = ?').run(grantId);
+      revoke.run(grantId);
     },
   };
 }
