@@ -68,7 +68,8 @@ function spawnNode(file: string, env: Record<string, string>, cpus: string, prof
   const prof = process.env.BENCH_PROFILE && profileName
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', profileName)}`] // one file per thread (tsx's loader hooks run in a worker)
     : [];
-  const args = [...prof, '--import', 'tsx', file];
+  // Tessera runs as `npm start` does, compiled (dist/*.js, plain node); TypeScript files go through tsx.
+  const args = file.endsWith('.js') ? [...prof, file] : [...prof, '--import', 'tsx', file];
   const [cmd, argv] = pinning ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
   return spawn(cmd, argv as string[], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -109,7 +110,7 @@ export interface TesseraOptions {
   mongoUri?: string;
 }
 
-/** Seeds a fresh store (bench/tessera-setup.ts, same environment), then starts src/main.ts on it. */
+/** Seeds a fresh store (bench/tessera-setup.ts, same environment), then starts dist/main.js (`npm run build`) on it. */
 export async function startTessera(o: TesseraOptions): Promise<Server & { dataDir: string }> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -142,7 +143,7 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
     throw new Error(`seeding ${o.name} failed (${code}):\n${setupOut()}`);
   }
 
-  const child = spawnNode('src/main.ts', env, SERVER_CPUS, o.name);
+  const child = spawnNode('dist/main.js', env, SERVER_CPUS, o.name);
   const stop = stopper(child);
   await waitReady(o.name, issuer, child, tail(child)).catch(async (err) => {
     await stop();

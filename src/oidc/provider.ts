@@ -70,7 +70,13 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A client may introspect its own tokens; an admin-flagged first-party client (e.g. an API
+        // gateway) may introspect any. oidc-provider's default lets every client see every token.
+        allowedPolicy: async (_ctx, client, token) =>
+          ('clientId' in token && token.clientId === client.clientId) || clientMeta(client)[FIRST_PARTY] === true,
+      },
       revocation: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

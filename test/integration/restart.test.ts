@@ -40,6 +40,12 @@ describe('restart on the same store', () => {
         const intro = await token(second.issuer, c.client_id, c.client_secret!, { token: String(issued.json.access_token) }, '/token/introspection');
         expect(intro.json.active).toBe(true);
         expect(intro.json.client_id).toBe(c.client_id);
+        // Another (third-party) client may not read this client's token.
+        const other = await new ClientService(second.store, second.built.services.box, second.built.services.provider).create({
+          client_name: 'Nosy', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'openid',
+        });
+        const nosy = await token(second.issuer, other.client_id, other.client_secret!, { token: String(issued.json.access_token) }, '/token/introspection');
+        expect(nosy.json).toEqual({ active: false });
         const signIn = await second.built.services.accounts.signIn('kept@example.com', 'a persistent passphrase', '127.0.0.1');
         expect(signIn.ok).toBe(true);
       } finally {
