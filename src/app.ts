@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import mount from 'koa-mount';
+import compose from 'koa-compose';
 import serve from 'koa-static';
 import { bodyParser } from '@koa/bodyparser';
 import type { Config } from './config.ts';
@@ -34,6 +35,8 @@ import type { Services } from './services.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 const FORM_PREFIXES = ['/interaction/', '/account'];
+const PAGE_PREFIXES = ['/interaction/', '/account', '/email/', '/dev/'];
+const isPagePath = (p: string) => p === '/' || p === '/favicon.ico' || PAGE_PREFIXES.some((prefix) => p.startsWith(prefix));
 
 // What a person can act on, by OAuth error; the protocol detail is shown below it for the app's developer.
 const FRIENDLY_ERRORS: Record<string, string> = {
@@ -113,10 +116,11 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     }
     return next();
   });
-  for (const router of [publicRouter(services), interactionRouter(services), accountRouter(services)]) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  // Tessera's own pages live under a few prefixes; everything else (token, userinfo, jwks, discovery,
+  // auth, ...) goes straight to the provider without walking the routers: the token path stays short.
+  const routers = [publicRouter(services), interactionRouter(services), accountRouter(services)];
+  const pageRoutes = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Koa.Middleware[]);
+  app.use((ctx, next) => (isPagePath(ctx.path) ? pageRoutes(ctx, next) : next()));
   app.use(mount(provider));
 
   const purge = setInterval(() => store.purgeExpired().catch((err) => log.warn({ err }, 'purge failed')), 10 * 60_000);
