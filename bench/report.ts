@@ -16,14 +16,7 @@ export interface Row {
   firstError?: string;
 }
 
-export interface Summary {
-  scenario: string;
-  server: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  cpuPct: number;
+export interface Summary extends Omit<Row, 'round' | 'firstError'> {
   /** rps per fully used server core: rps / (CPU% / 100). */
   perCore: number;
   /** This server's rps / the reference's, per round, and their median (Tessera rows only). */

@@ -11,7 +11,6 @@ export function csrfToken(ctx: Context, key: string): string {
   if (!secret || secret.length < 20) {
     secret = crypto.randomBytes(24).toString('base64url');
     ctx.cookies.set(COOKIE, secret, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true, signed: false });
-    ctx.state.csrfSecret = secret;
   }
   return crypto.createHmac('sha256', key).update(secret).digest('base64url');
 }
@@ -24,8 +23,6 @@ export function verifyCsrf(key: string): Middleware {
       const given = typeof body._csrf === 'string' ? body._csrf : '';
       const expected = secret ? crypto.createHmac('sha256', key).update(secret).digest('base64url') : '';
       if (!secret || !given || !constantTimeEqual(given, expected)) {
-        ctx.status = 403;
-        ctx.state.csrfFailed = true;
         ctx.throw(403, 'This form has expired or was not sent from this site. Go back, reload the page and try again.');
       }
     }

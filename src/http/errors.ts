@@ -24,7 +24,7 @@ export function errorPages(render: Renderer, log: Logger): Middleware {
               : 'Something went wrong on our side. Please try again.';
       if (status >= 500) log.error({ err: e, path: ctx.path }, 'request failed');
       else log.info({ status, path: ctx.path, reason: e.message }, 'request refused');
-      const wantsJson = !ctx.accepts('html') || ctx.path.startsWith('/api/');
+      const wantsJson = !ctx.accepts('html');
       if (wantsJson) {
         ctx.status = status;
         ctx.body = { error: status < 500 ? 'invalid_request' : 'server_error', error_description: message };

@@ -98,13 +98,12 @@ export async function submitRegister(s: Services, ctx: Context) {
 
 /** POST /interaction/:uid/abort — the user cancels; the app gets access_denied. */
 export async function abort(s: Services, ctx: Context) {
-  const l = await loadInteraction(s, ctx);
+  await loadInteraction(s, ctx); // an unknown or finished interaction gets the expired page
   await s.provider.interactionFinished(
     ctx.req,
     ctx.res,
     { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
     { mergeWithLastSubmission: false },
   );
-  void l;
   ctx.respond = false;
 }

@@ -2,35 +2,25 @@
 // received, openid-client runs code + PKCE, validates the ID token, calls userinfo, refreshes, logs out.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startTessera, type RunningTessera } from '../support/tessera.ts';
-import { launchBrowser, expectHeading } from '../support/browser.ts';
-import { RelyingParty, RpServer, registerClient, decodeJwt } from '../support/rp.ts';
+import { startJourney, type Journey } from '../support/journey.ts';
+import { expectHeading } from '../support/browser.ts';
+import { type RelyingParty, type RpServer, decodeJwt } from '../support/rp.ts';
 import { codeFrom } from '../support/smtp-sink.ts';
-import { ClientService } from '../../src/admin/clients.ts';
 import { shot } from '../support/screens.ts';
 
-let t: RunningTessera;
-let browser: Awaited<ReturnType<typeof launchBrowser>>;
+let j: Journey;
+let t: Journey['t'];
 let page: Page;
 let rp: RelyingParty;
 let rpServer: RpServer;
 const nextArrival = () => rpServer.nextArrival(15_000, page);
 
 beforeAll(async () => {
-  t = await startTessera();
-  const s = t.built.services;
-  rpServer = await new RpServer().start();
-  const client = await registerClient(new ClientService(s.store, s.box, s.provider), rpServer);
-  rp = await RelyingParty.discover(t.issuer, rpServer, client.client_id, client.client_secret);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
+  j = await startJourney();
+  ({ t, page, rp, rpServer } = j);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await t?.stop();
-  await rpServer?.stop();
-});
+afterAll(() => j?.stop());
 
 describe('core sign-in journey', () => {
   let tokens: Awaited<ReturnType<RelyingParty['finish']>>;

@@ -2,39 +2,30 @@
 // Chromium, openid-client as the RP, and the Vonage SDK talking to the local /sms/json stand-in.
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
 import type { Page } from 'playwright-core';
-import { startTessera, type RunningTessera } from '../support/tessera.ts';
-import { launchBrowser, expectHeading } from '../support/browser.ts';
+import { startJourney, type Journey } from '../support/journey.ts';
+import { expectHeading } from '../support/browser.ts';
 import { RelyingParty, RpServer, registerClient } from '../support/rp.ts';
 import { codeFrom } from '../support/smtp-sink.ts';
-import { ClientService } from '../../src/admin/clients.ts';
+import type { ClientService } from '../../src/admin/clients.ts';
 import { shot } from '../support/screens.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const SMS = 'urn:tessera:acr:mfa:sms';
 
-let t: RunningTessera;
-let browser: Awaited<ReturnType<typeof launchBrowser>>;
+let j: Journey;
+let t: Journey['t'];
+let browser: Journey['browser'];
 let page: Page;
 let rpServer: RpServer;
 let rp: RelyingParty;
 let clients: ClientService;
 
 beforeAll(async () => {
-  t = await startTessera();
-  const s = t.built.services;
-  clients = new ClientService(s.store, s.box, s.provider);
-  rpServer = await new RpServer().start();
-  const client = await registerClient(clients, rpServer, { tessera_first_party: true });
-  rp = await RelyingParty.discover(t.issuer, rpServer, client.client_id, client.client_secret);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
+  j = await startJourney({ tessera_first_party: true });
+  ({ t, browser, page, rpServer, rp, clients } = j);
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await t?.stop();
-  await rpServer?.stop();
-});
+afterAll(() => j?.stop());
 
 beforeEach(async () => {
   await browser.context.clearCookies();
