@@ -21,10 +21,15 @@ const S = QUICK
   ? { rounds: 2, seconds: 2, flowSeconds: 3, warmupSeconds: 1, logins: 400, connections: 10, flowConcurrency: 8 }
   : { rounds: 3, seconds: 5, flowSeconds: 8, warmupSeconds: 2, logins: 10_000, connections: 10, flowConcurrency: 8 };
 const REF = 'reference';
-const TOKEN_SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh_token', 'introspection'] as const;
+const ALL_TOKEN_SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh_token', 'introspection'] as const;
 const LOGIN = 'login (password)';
 const LOGIN_NOHASH = 'login (no hash)';
 const LOGIN_SMS = 'login (password+sms)';
+// BENCH_ONLY=client_credentials,refresh_token: just those scenarios, no memory run (for profiling loops).
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const wanted = (name: string) => ONLY.length === 0 || ONLY.includes(name);
+const TOKEN_SCENARIOS = ALL_TOKEN_SCENARIOS.filter(wanted);
+const FLOW_KINDS = [LOGIN, LOGIN_NOHASH, LOGIN_SMS].filter(wanted);
 const UNITS = { [LOGIN]: 'flows/s', [LOGIN_NOHASH]: 'flows/s', [LOGIN_SMS]: 'flows/s' };
 const log = (msg: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +93,7 @@ async function measureFlows(t: Target_, kind: string, round: number, durationMs:
   };
 }
 
-async function scenarioFor(t: Target_, name: (typeof TOKEN_SCENARIOS)[number]): Promise<Scenario> {
+async function scenarioFor(t: Target_, name: (typeof ALL_TOKEN_SCENARIOS)[number]): Promise<Scenario> {
   if (name === 'discovery') return discovery(t.ep);
   if (name === 'jwks') return jwks(t.ep);
   if (name === 'client_credentials') return clientCredentials(t.ep);
@@ -105,7 +110,7 @@ async function measureAll(round: number, rows: Row[], seconds: number, flowMs: n
       rows.push({ round, scenario: name, server: t.server.name, rps: m.rps, p50: m.p50, p99: m.p99, errors: m.errors, cpuPct: m.cpuPct, ...(m.firstError ? { firstError: m.firstError } : {}) });
     }
   }
-  for (const kind of [LOGIN, LOGIN_NOHASH, LOGIN_SMS]) {
+  for (const kind of FLOW_KINDS) {
     for (const t of order) {
       if ((kind === LOGIN_NOHASH && t.tessera) || (kind === LOGIN_SMS && !t.tessera)) continue;
       rows.push(await measureFlows(t, kind, round, flowMs));
@@ -174,7 +179,7 @@ try {
 
   log(`memory: fresh Tessera, idle RSS, then ${S.logins} password logins`);
   const mem: Memory[] = [];
-  for (const t of await launchTesseras('mem-')) mem.push(await memory(t));
+  if (ONLY.length === 0) for (const t of await launchTesseras('mem-')) mem.push(await memory(t));
   await stopAll();
 
   const summary = summarize(rows, REF);

@@ -56,7 +56,7 @@ export interface Built {
 /** Everything but the store and provider, which the CLI needs too. */
 export async function buildCore(config: Config, opts: { store?: Store; log?: Logger } = {}) {
   const log = opts.log ?? createLogger(config.logLevel);
-  const store = opts.store ?? (await openStore(config));
+  const store = opts.store ?? (await openStore(config, log));
   const keys = await loadKeys(store, config);
   const box = new SecretBox(keys.dataKey);
   return { log, store, keys, box };
@@ -64,6 +64,7 @@ export async function buildCore(config: Config, opts: { store?: Store; log?: Log
 
 export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
   const { log, store, keys, box } = await buildCore(config, opts);
+  await store.claimForServer();
   const outbox = config.devOutbox
     ? new DevOutbox((m) => log.info({ event: 'dev.outbox', channel: m.channel, to: m.to, text: m.text }, `dev outbox: ${m.channel} to ${m.to}`))
     : null;

@@ -2,12 +2,16 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { Store } from './ports.ts';
+import type { Logger } from '../log.ts';
 
-export async function openStore(config: Config): Promise<Store> {
+export async function openStore(config: Config, log?: Logger): Promise<Store> {
   if (config.mongodbUri) {
     const { openMongoStore } = await import('./mongo/index.ts');
     return openMongoStore({ uri: config.mongodbUri });
   }
   const { openSqliteStore } = await import('./sqlite/index.ts');
-  return openSqliteStore({ file: path.join(config.dataDir, 'tessera.db') });
+  return openSqliteStore({
+    file: path.join(config.dataDir, 'tessera.db'),
+    onFlushError: (err) => log?.error({ err }, 'committing oidc artifacts failed; the requests that wrote them fail'),
+  });
 }

@@ -161,6 +161,12 @@ export interface Store {
   rateLimiter(opts: RateLimitOptions): RateLimiterAbstract;
   /** Deletes expired artifacts and challenges (TTL indexes do this too on MongoDB; correctness never depends on it). */
   purgeExpired(now?: Date): Promise<void>;
+  /**
+   * The server calls this once before it takes requests. The embedded store serves one process: it
+   * takes a lock on its file (a second server fails here with a clear message) and loads its artifact
+   * index. MongoDB is shared by design: nothing to claim.
+   */
+  claimForServer(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -58,6 +58,9 @@ export async function openMongoStore(opts: { uri: string }): Promise<Store> {
         connection.collection(RATE_LIMIT_COLLECTION).deleteMany({ expire: { $ne: null, $lte: now } }),
       ]);
     },
+    async claimForServer() {
+      // Several instances share one replica set: nothing to claim.
+    },
     async close() {
       await connection.close();
     },

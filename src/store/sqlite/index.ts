@@ -7,26 +7,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import type { Store, RateLimitOptions } from '../ports.ts';
-import { SCHEMA } from './schema.ts';
+import { SCHEMA, MIGRATIONS } from './schema.ts';
 import { sqliteAccounts } from './accounts.ts';
 import { sqliteClients } from './clients.ts';
-import { sqliteOidc } from './oidc.ts';
+import { SqliteArtifactLog } from './artifact-log.ts';
 import { sqliteChallenges } from './challenges.ts';
 import { sqliteKeys, sqliteAudit } from './misc.ts';
 
 export type SqliteDb = InstanceType<typeof Database>;
 
-export async function openSqliteStore(opts: { file: string }): Promise<Store> {
+export async function openSqliteStore(opts: { file: string; onFlushError?: (err: Error) => void }): Promise<Store> {
   if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
   const db: SqliteDb = new Database(opts.file);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
   db.exec(SCHEMA);
+  db.transaction(() => db.exec(MIGRATIONS))();
+  const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
   const limiters: RateLimiterSQLite[] = [];
   return {
     kind: 'sqlite',
     accounts: sqliteAccounts(db),
     clients: sqliteClients(db),
-    oidc: sqliteOidc(db),
+    oidc: artifacts,
     challenges: sqliteChallenges(db),
     keys: sqliteKeys(db),
     audit: sqliteAudit(db),
@@ -46,11 +48,15 @@ export async function openSqliteStore(opts: { file: string }): Promise<Store> {
     },
     async purgeExpired(now = new Date()) {
       const t = now.getTime();
-      db.prepare('DELETE FROM oidc WHERE expires_at IS NOT NULL AND expires_at <= ?').run(t);
+      artifacts.purgeExpired(t);
       db.prepare('DELETE FROM challenges WHERE expires_at <= ?').run(t - 24 * 3600_000);
       db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?').run(t);
     },
+    async claimForServer() {
+      artifacts.claim();
+    },
     async close() {
+      artifacts.close();
       db.close();
     },
   };

@@ -12,19 +12,17 @@ CREATE TABLE IF NOT EXISTS clients (
   created_at INTEGER NOT NULL,
   doc TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS oidc (
+-- oidc-provider artifacts: an append log, looked up through an in-memory index (artifact-log.ts).
+CREATE TABLE IF NOT EXISTS oidc_log (
+  seq INTEGER PRIMARY KEY,
   model TEXT NOT NULL,
   id TEXT NOT NULL,
   payload TEXT NOT NULL,
   expires_at INTEGER,
   grant_id TEXT,
-  user_code TEXT,
   uid TEXT,
-  PRIMARY KEY (model, id)
+  user_code TEXT
 );
-CREATE INDEX IF NOT EXISTS oidc_grant ON oidc (grant_id) WHERE grant_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS oidc_uid ON oidc (model, uid) WHERE uid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS oidc_user_code ON oidc (model, user_code) WHERE user_code IS NOT NULL;
 CREATE TABLE IF NOT EXISTS challenges (
   id TEXT PRIMARY KEY,
   account_id TEXT NOT NULL,
@@ -67,13 +65,20 @@ export function toJson(value: unknown): string {
 }
 
 export function fromJson<T>(text: string): T {
+  // `$date` is tested first: most values aren't objects, and Object.keys on each one was measurable.
   return JSON.parse(text, (_k, v) =>
-    v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1 && typeof v.$date === 'number'
-      ? new Date(v.$date)
-      : v,
+    v !== null && typeof v === 'object' && typeof v.$date === 'number' && Object.keys(v).length === 1 ? new Date(v.$date) : v,
   ) as T;
 }
 
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(`${err.message} ${(err as { code?: string }).code ?? ''}`);
 }
+
+/** Databases made before the artifact log kept artifacts in an indexed `oidc` table: move the live ones. */
+export const MIGRATIONS = `
+CREATE TABLE IF NOT EXISTS oidc (model TEXT, id TEXT, payload TEXT, expires_at INTEGER, grant_id TEXT, user_code TEXT, uid TEXT);
+INSERT INTO oidc_log (model, id, payload, expires_at, grant_id, uid, user_code)
+  SELECT model, id, payload, expires_at, grant_id, uid, user_code FROM oidc;
+DROP TABLE oidc;
+`;
