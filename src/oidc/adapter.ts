@@ -30,11 +30,6 @@ export function createAdapterClass(store: Store, box: SecretBox) {
       return plain;
     },
   };
-  // Client records are read on every token request. They change only through the admin CLI/console, so a
-  // one-second cache is safe: an update, rotation or deletion takes effect within a second, on every
-  // instance (each has its own cache), and the store isn't read thousands of times a second.
-  const clients = new Map<string, { at: number; payload: AdapterPayload | undefined }>();
-  const CLIENT_TTL_MS = 1000;
   return class StoreAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
@@ -45,13 +40,8 @@ export function createAdapterClass(store: Store, box: SecretBox) {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
-        const hit = clients.get(id);
-        if (hit && Date.now() - hit.at < CLIENT_TTL_MS) return hit.payload;
         const rec = await store.clients.find(id);
-        const payload = rec ? clientToProviderMetadata(rec, decryptingBox) : undefined;
-        if (clients.size >= 1000) clients.clear();
-        clients.set(id, { at: Date.now(), payload });
-        return payload;
+        return rec ? clientToProviderMetadata(rec, decryptingBox) : undefined;
       }
       return (await store.oidc.find(this.model, id)) as AdapterPayload | undefined;
     }

@@ -16,7 +16,13 @@ export function validateExtraMetadata(acr: AcrModel) {
   };
 }
 
+// oidc-provider builds metadata() afresh on each call (every property re-cased); a Client instance never
+// changes (an update makes a new instance), so each is built once.
+const metaOf = new WeakMap<object, Record<string, unknown>>();
+
 /** A client's metadata with snake_case keys (oidc-provider keeps camelCase internally). */
 export function clientMeta(client: { metadata(): Record<string, unknown> }): Record<string, unknown> {
-  return client.metadata();
+  let meta = metaOf.get(client);
+  if (!meta) metaOf.set(client, (meta = client.metadata()));
+  return meta;
 }

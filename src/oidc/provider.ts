@@ -127,5 +127,27 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  cacheClientLookups(provider);
   return provider;
+}
+
+/**
+ * Clients are looked up on every token request. oidc-provider reads the record through the adapter and
+ * then hashes the whole record (JSON + SHA-256) to find its Client instance. Records change only through
+ * the admin CLI / API, often from another process, so each instance keeps what it found for one second:
+ * an update, secret rotation or deletion takes effect everywhere within a second.
+ */
+export const CLIENT_CACHE_MS = 1000;
+function cacheClientLookups(provider: Provider) {
+  const Client = provider.Client;
+  const find = Client.find.bind(Client);
+  const cache = new Map<string, { at: number; client: Awaited<ReturnType<typeof find>> }>();
+  Client.find = async (id: string) => {
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;
+    const client = await find(id);
+    if (cache.size >= 1000) cache.clear(); // bounded: unknown ids sent by anyone are cached too
+    cache.set(id, { at: Date.now(), client });
+    return client;
+  };
 }

@@ -30,7 +30,7 @@ interface Entry {
 
 type Row = { seq: number; model: string; id: string; expires_at: number | null; grant_id: string | null; uid: string | null; user_code: string | null };
 
-/** Payloads of recent writes and reads, newest last; pending (uncommitted) ones are never evicted. */
+/** Payloads of recent writes (as written) and reads (parsed), newest last; pending ones are never evicted. */
 const CACHE_MAX = 4096;
 const SEP = '\u0000';
 const keyOf = (model: string, id: string) => `${model}${SEP}${id}`;
@@ -54,7 +54,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private readonly byGrant = new Map<string, Set<string>>();
   private readonly byUid = new Map<string, string>();
   private readonly byUserCode = new Map<string, string>();
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, Record<string, unknown> | string>();
   private lastSeq = 0;
   private loaded = false;
   private lockFile: string | null = null;
@@ -135,7 +135,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       this.stage(this.sql.insert, [next.seq, model, id, json, exp, next.grantId ?? null, next.uid ?? null, next.userCode ?? null]);
     }
     this.link(model, key, next);
-    this.remember(key, json);
+    this.remember(key, json); // most written tokens are never read back here: parse only when one is
     return this.batch!.promise;
   }
 
@@ -163,9 +163,8 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     if (!entry) return;
     const payload = this.payloadOf(key, entry);
     payload.consumed = Math.floor(Date.now() / 1000);
-    const json = JSON.stringify(payload);
-    this.remember(key, json);
-    this.stage(this.sql.setPayload, [json, entry.seq]);
+    this.remember(key, payload);
+    this.stage(this.sql.setPayload, [JSON.stringify(payload), entry.seq]);
     return this.batch!.promise;
   }
 
@@ -200,18 +199,19 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     return this.payloadOf(key, entry);
   }
 
+  /** A copy the caller may change: oidc-provider's models do change what they are given. */
   private payloadOf(key: string, entry: Entry): Record<string, unknown> {
-    let json = this.cache.get(key);
-    if (json === undefined) {
-      json = (this.sql.payload.get(entry.seq) as { payload: string }).payload;
-      this.remember(key, json);
-    }
-    return JSON.parse(json) as Record<string, unknown>;
+    const cached = this.cache.get(key);
+    if (cached !== undefined && typeof cached !== 'string') return copy(cached);
+    const json = cached ?? (this.sql.payload.get(entry.seq) as { payload: string }).payload;
+    const parsed = JSON.parse(json) as Record<string, unknown>;
+    this.remember(key, copy(parsed));
+    return parsed;
   }
 
-  private remember(key: string, json: string) {
+  private remember(key: string, payload: Record<string, unknown> | string) {
     this.cache.delete(key); // re-inserting moves it to the newest end
-    this.cache.set(key, json);
+    this.cache.set(key, payload);
   }
 
   private drop(model: string, key: string) {
@@ -316,6 +316,15 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       }
     }
   }
+}
+
+/** Deep copy of a JSON value (a sixth of JSON.parse's cost for a token payload, measured here). */
+function copy<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(copy) as T;
+  const out: Record<string, unknown> = {};
+  for (const k in value) out[k] = copy((value as Record<string, unknown>)[k]);
+  return out as T;
 }
 
 function alive(pid: number): boolean {

@@ -1,0 +1,57 @@
+// Parsed records by id for the hot read paths (findAccount runs on every token and userinfo request:
+// a row read plus the JSON revival was ~15 µs). It stays exact although other processes (the admin CLI)
+// write the same file: SQLite's `PRAGMA data_version` changes when another connection commits, and then
+// everything cached is dropped. This connection's own writes go through set()/delete().
+// The check itself costs ~5 µs, so it runs at most once per millisecond: a read can't tell apart a
+// commit made in the same millisecond by another process, which is concurrent with it anyway.
+import type { SqliteDb } from './index.ts';
+
+const MAX = 10_000;
+
+export class DocCache<T> {
+  private readonly docs = new Map<string, T>();
+  private readonly version;
+  private seen: unknown = undefined;
+  private checkedAt = -1;
+
+  constructor(db: SqliteDb, private readonly copy: (doc: T) => T) {
+    this.version = db.prepare('PRAGMA data_version');
+  }
+
+  get(id: string): T | undefined {
+    this.validate();
+    const doc = this.docs.get(id);
+    return doc === undefined ? undefined : this.copy(doc);
+  }
+
+  set(id: string, doc: T) {
+    this.validate();
+    if (this.docs.size >= MAX) this.docs.clear();
+    this.docs.set(id, this.copy(doc));
+  }
+
+  delete(id: string) {
+    this.docs.delete(id);
+  }
+
+  private validate() {
+    const now = Date.now();
+    if (now === this.checkedAt) return;
+    this.checkedAt = now;
+    const v = (this.version.get() as { data_version: number }).data_version;
+    if (v !== this.seen) {
+      this.seen = v;
+      this.docs.clear();
+    }
+  }
+}
+
+/** Deep copy of a JSON document that may hold Dates: callers may change what they get. */
+export function copyDoc<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map(copyDoc) as T;
+  const out: Record<string, unknown> = {};
+  for (const k in value) out[k] = copyDoc((value as Record<string, unknown>)[k]);
+  return out as T;
+}
