@@ -107,6 +107,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   app.proxy = config.trustProxy;
   app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
   app.use(errorPages(render, log));
+  // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
+  // the embedded store commits concurrent requests' writes together meanwhile.
+  app.use((_ctx, next) => store.oidc.durably(next));
   app.use(mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })));
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys[0]);

@@ -1,7 +1,7 @@
 // The consent page for third-party clients: what the app asks for, allow or deny.
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
-import { loadInteraction, type Loaded } from './context.ts';
+import { loadInteraction, finishInteraction, type Loaded } from './context.ts';
 import { pageLocals } from './login.ts';
 import { SessionExpired } from '../errors.ts';
 
@@ -35,6 +35,5 @@ export async function submitConsent(s: Services, ctx: Context) {
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   const grantId = await grant.save();
   await s.audit('consent.granted', details.session.accountId, ctx.ip, { client: l.client.id });
-  await s.provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-  ctx.respond = false;
+  await finishInteraction(s, ctx, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }

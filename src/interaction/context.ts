@@ -99,20 +99,24 @@ export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: Login
   const acr = s.acr.resultAcr(amr, l.demand);
   await clearProgress(s.store, l.uid);
   await s.audit('login.succeeded', p.accountId, clientIp(ctx), { client: l.client.id, acr, amr });
-  await s.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: p.accountId, acr, amr, remember: true } }, { mergeWithLastSubmission: false });
-  ctx.respond = false;
+  await finishInteraction(s, ctx, { login: { accountId: p.accountId, acr, amr, remember: true } }, { mergeWithLastSubmission: false });
+}
+
+/**
+ * Hands the result to oidc-provider and redirects back to it. Unlike interactionFinished (which ends the
+ * response itself), the redirect goes out through koa, after the request's artifact writes are
+ * committed (store.oidc.durably in app.ts).
+ */
+export async function finishInteraction(s: Services, ctx: Context, result: Parameters<Services['provider']['interactionResult']>[2], opts: { mergeWithLastSubmission: boolean }) {
+  const returnTo = await s.provider.interactionResult(ctx.req, ctx.res, result, opts);
+  ctx.status = 303;
+  ctx.redirect(returnTo);
 }
 
 export async function finishUnmet(s: Services, ctx: Context, l: Loaded, description: string, accountId: string | null) {
   await clearProgress(s.store, l.uid);
   await s.audit('login.unmet', accountId, clientIp(ctx), { client: l.client.id });
-  await s.provider.interactionFinished(
-    ctx.req,
-    ctx.res,
-    { error: 'unmet_authentication_requirements', error_description: description },
-    { mergeWithLastSubmission: false },
-  );
-  ctx.respond = false;
+  await finishInteraction(s, ctx, { error: 'unmet_authentication_requirements', error_description: description }, { mergeWithLastSubmission: false });
 }
 
 /** Reads a form field as a bounded string: malformed posts (arrays, objects, huge values) become ''. */

@@ -4,7 +4,7 @@ import type { Services } from '../services.ts';
 import { FieldErrors } from '../accounts/service.ts';
 import { AMR } from '../oidc/acr.ts';
 import {
-  loadInteraction, currentProgress, startProgress, nextStep, finishLogin, finishUnmet, field, clientIp, type Loaded,
+  loadInteraction, currentProgress, startProgress, nextStep, finishLogin, finishUnmet, finishInteraction, field, clientIp, type Loaded,
 } from './context.ts';
 import { showEmailConfirm, showSmsStep, showEnrolPhone } from './second-factor.ts';
 import { showConsent } from './consent.ts';
@@ -99,11 +99,5 @@ export async function submitRegister(s: Services, ctx: Context) {
 /** POST /interaction/:uid/abort — the user cancels; the app gets access_denied. */
 export async function abort(s: Services, ctx: Context) {
   await loadInteraction(s, ctx); // an unknown or finished interaction gets the expired page
-  await s.provider.interactionFinished(
-    ctx.req,
-    ctx.res,
-    { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
-    { mergeWithLastSubmission: false },
-  );
-  ctx.respond = false;
+  await finishInteraction(s, ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' }, { mergeWithLastSubmission: false });
 }

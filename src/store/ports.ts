@@ -74,6 +74,13 @@ export interface OidcArtifactRepo {
   destroy(model: string, id: string): Promise<void>;
   /** Deletes every artifact of any model carrying this grantId. */
   revokeByGrantId(grantId: string): Promise<void>;
+  /**
+   * Runs `fn` (one HTTP request) so that its writes above don't each wait for the disk: the result
+   * settles once every write made inside `fn` is durable, and rejects if one of them failed. The
+   * embedded store commits concurrent requests' writes together; where each write is durable on its
+   * own (MongoDB) this just runs `fn`.
+   */
+  durably<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export type ChallengePurpose =

@@ -49,5 +49,8 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
     async revokeByGrantId(grantId) {
       await Oidc.deleteMany({ grantId });
     },
+    durably(fn) {
+      return fn(); // each write above is acknowledged by the replica set before it resolves
+    },
   };
 }

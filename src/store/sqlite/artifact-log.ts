@@ -12,10 +12,12 @@
 // rebuilt from the file at start.
 //
 // Writes are group-committed: every write of one event-loop turn goes into one transaction at the end
-// of the turn, and a write's promise resolves only after that COMMIT. A response that hands out a
-// token is therefore sent after the token is on disk (same durability as before: WAL, synchronous =
-// NORMAL), but ten concurrent requests share one commit. Reads see staged writes at once (the payloads
-// of recent writes are kept in memory).
+// of the turn, and a write's promise resolves only after that COMMIT. In the server (claim()), writes
+// return at once instead and each request waits for the commits in durably() just before its response
+// goes out (app.ts wraps every request in it), so a refresh's three writes share a commit with each
+// other and with concurrent requests. Either way a response that hands out a token is sent after the
+// token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (recent payloads are
+// kept in memory).
 import fs from 'node:fs';
 import type { OidcArtifactRepo } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
@@ -62,6 +64,12 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   // The group commit: staged statements, and one promise for the whole batch.
   private staged: Array<[{ run(...args: unknown[]): unknown }, unknown[]]> = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | null = null;
+  // Server mode: writes don't wait (durably() does). Flushes are numbered so a request can tell whether
+  // one that may have held its writes failed.
+  private deferred = false;
+  private flushes = 0;
+  private failedFlush = 0;
+  private failure: Error | null = null;
 
   private readonly sql;
 
@@ -72,10 +80,10 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   ) {
     this.sql = {
       insert: db.prepare('INSERT INTO oidc_log (seq, model, id, payload, expires_at, grant_id, uid, user_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      update: db.prepare('UPDATE oidc_log SET payload = ?, expires_at = ?, grant_id = ?, uid = ?, user_code = ? WHERE seq = ?'),
-      setPayload: db.prepare('UPDATE oidc_log SET payload = ? WHERE seq = ?'),
+      update: db.prepare('UPDATE oidc_log SET payload = ?, expires_at = ?, grant_id = ?, uid = ?, user_code = ?, consumed = NULL WHERE seq = ?'),
+      setConsumed: db.prepare('UPDATE oidc_log SET consumed = ? WHERE seq = ?'),
       remove: db.prepare('DELETE FROM oidc_log WHERE seq = ?'),
-      payload: db.prepare('SELECT payload FROM oidc_log WHERE seq = ?'),
+      payload: db.prepare('SELECT payload, consumed FROM oidc_log WHERE seq = ?'),
       begin: db.prepare('BEGIN'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
@@ -88,6 +96,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
    * The CLI never claims: it doesn't touch artifacts.
    */
   claim(): void {
+    this.deferred = true;
     if (this.lockFile || this.file === ':memory:') return this.load();
     const lock = `${this.file}.lock`;
     if (claimedHere.has(lock)) throw new InstanceLockedError(this.file, process.pid);
@@ -119,6 +128,15 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
 
   // ---- the port ------------------------------------------------------------------------------------
 
+  async durably<T>(fn: () => Promise<T>): Promise<T> {
+    const from = this.flushes;
+    const result = await fn();
+    // This request's writes are in flushes after `from`, or in the one still pending: wait for that.
+    if (this.batch) await this.batch.promise.catch(() => {});
+    if (this.failedFlush > from) throw this.failure!;
+    return result;
+  }
+
   async upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null) {
     this.load();
     const key = keyOf(model, id);
@@ -136,7 +154,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     }
     this.link(model, key, next);
     this.remember(key, json); // most written tokens are never read back here: parse only when one is
-    return this.batch!.promise;
+    return this.settled();
   }
 
   async find(model: string, id: string) {
@@ -164,8 +182,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const payload = this.payloadOf(key, entry);
     payload.consumed = Math.floor(Date.now() / 1000);
     this.remember(key, payload);
-    this.stage(this.sql.setPayload, [JSON.stringify(payload), entry.seq]);
-    return this.batch!.promise;
+    // A column, not a rewrite of the payload: consume runs on every refresh and code exchange.
+    this.stage(this.sql.setConsumed, [payload.consumed, entry.seq]);
+    return this.settled();
   }
 
   async destroy(model: string, id: string) {
@@ -173,7 +192,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const key = keyOf(model, id);
     if (!this.byKey.has(key)) return;
     this.drop(model, key);
-    return this.batch!.promise;
+    return this.settled();
   }
 
   async revokeByGrantId(grantId: string) {
@@ -181,7 +200,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const members = this.byGrant.get(grantId);
     if (!members) return;
     for (const key of [...members]) this.drop(key.slice(0, key.indexOf(SEP)), key);
-    return this.batch!.promise;
+    return this.settled();
   }
 
   /** Drops every artifact expired at `now` (reads already ignore them; this frees the space). */
@@ -203,8 +222,13 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private payloadOf(key: string, entry: Entry): Record<string, unknown> {
     const cached = this.cache.get(key);
     if (cached !== undefined && typeof cached !== 'string') return copy(cached);
-    const json = cached ?? (this.sql.payload.get(entry.seq) as { payload: string }).payload;
-    const parsed = JSON.parse(json) as Record<string, unknown>;
+    let parsed: Record<string, unknown>;
+    if (cached !== undefined) parsed = JSON.parse(cached) as Record<string, unknown>;
+    else {
+      const row = this.sql.payload.get(entry.seq) as { payload: string; consumed: number | null };
+      parsed = JSON.parse(row.payload) as Record<string, unknown>;
+      if (row.consumed !== null) parsed.consumed = row.consumed;
+    }
     this.remember(key, copy(parsed));
     return parsed;
   }
@@ -243,12 +267,18 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     if (e.userCode && this.byUserCode.get(keyOf(model, e.userCode)) === key) this.byUserCode.delete(keyOf(model, e.userCode));
   }
 
+  /** What a write returns: its commit, or nothing in the server, where durably() waits instead. */
+  private settled(): Promise<void> | undefined {
+    return this.deferred ? undefined : this.batch!.promise;
+  }
+
   private stage(stmt: { run(...args: unknown[]): unknown }, args: unknown[]) {
     this.staged.push([stmt, args]);
     if (!this.batch) {
       let resolve!: () => void;
       let reject!: (err: Error) => void;
       const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      promise.catch(() => {}); // a failure reaches whoever waits for it; nobody waiting is no crash
       this.batch = { promise, resolve, reject };
       setImmediate(() => this.flush());
     }
@@ -261,6 +291,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const ops = this.staged;
     this.staged = [];
     this.batch = null;
+    this.flushes++;
     try {
       this.sql.begin.run();
       for (const [stmt, args] of ops) stmt.run(...args);
@@ -275,6 +306,8 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       this.loaded = false;
       this.load();
       const error = err instanceof Error ? err : new Error(String(err));
+      this.failedFlush = this.flushes;
+      this.failure = error;
       this.onFlushError(error);
       batch.reject(error);
       return;

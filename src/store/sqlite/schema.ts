@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS oidc_log (
   expires_at INTEGER,
   grant_id TEXT,
   uid TEXT,
-  user_code TEXT
+  user_code TEXT,
+  consumed INTEGER -- epoch seconds; merged into the payload on read
 );
 CREATE TABLE IF NOT EXISTS challenges (
   id TEXT PRIMARY KEY,
