@@ -1,41 +1,55 @@
 // oidc-provider's artifacts (sessions, grants, codes, tokens, ...) in the embedded store.
 //
-// Why not a plain indexed table: every token request writes one or more artifacts, and a token id is
-// random, so each INSERT into a table keyed by (model, id) lands on a random B-tree page, plus a random
-// page of the grant index; SQLite then writes every touched page to the WAL at commit. Measured here
-// (bench/, issue #4) that was ~45 µs per token write, a third of a client_credentials request.
+// Why not a table with a row per artifact: every token request writes one to three artifacts, and a
+// token id is random, so each INSERT into a table keyed by (model, id) lands on a random B-tree page,
+// plus a random page of the grant index, and every touched page goes to the WAL at commit. Measured
+// here (bench/, issue #4) that was ~45 µs per token write, a third of a client_credentials request;
+// a row per artifact in an append-only table still cost ~7 µs per statement plus the commit.
 //
-// So the table is an append log (rows keyed by an increasing `seq`, no secondary index: an insert
-// touches the last page only) and the lookups live in memory: (model, id) → seq, grant → members,
-// uid → id. One process owns the log (claim(): a lock file; the embedded store serves one instance,
-// scale-out uses MongoDB), so the memory index is always the truth of what the file holds; it is
-// rebuilt from the file at start.
+// So the table is a log of commits: one row per commit, holding that commit's records as JSON lines
+// (an upsert, a consumption or a removal). An insert touches the last pages only, and a refresh's three
+// writes, with those of the requests that ran beside it, are one statement. The lookups live in memory
+// ((model, id) → row and line, grant → members, uid → id), built by replaying the log at start. One
+// process owns the log (claim(): a lock file; the embedded store serves one instance, scale-out uses
+// MongoDB), so the memory index always says what the file holds.
 //
-// Writes are group-committed: every write of one event-loop turn goes into one transaction at the end
+// A row is deleted once nothing in it is current: every record that a live artifact still needs holds
+// a reference on its row (a removal record holds one while the row of the upsert it cancels remains).
+// Expired artifacts drop out at purge time and at replay.
+//
+// Writes are group-committed: everything written in one event-loop turn is one transaction at the end
 // of the turn, and a write's promise resolves only after that COMMIT. In the server (claim()), writes
 // return at once instead and each request waits for the commits in durably() just before its response
-// goes out (app.ts wraps every request in it), so a refresh's three writes share a commit with each
-// other and with concurrent requests. Either way a response that hands out a token is sent after the
-// token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (recent payloads are
-// kept in memory).
+// goes out (app.ts wraps every request in it). Either way a response that hands out a token is sent
+// after the token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (recent
+// payloads are kept in memory).
 import fs from 'node:fs';
 import type { OidcArtifactRepo } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
 
 interface Entry {
-  seq: number;
+  row: number; // the commit row holding the current upsert record
+  line: number; // its line in that row
   exp: number; // epoch ms; Infinity = no expiry
   grantId?: string;
   uid?: string;
   userCode?: string;
+  consumed?: number; // epoch seconds
+  consumedRow?: number; // the row holding the consumption record
 }
 
-type Row = { seq: number; model: string; id: string; expires_at: number | null; grant_id: string | null; uid: string | null; user_code: string | null };
+/** One line of a commit row. */
+type LogRecord =
+  | { o: 'u'; m: string; i: string; e: number | null; p: Record<string, unknown> }
+  | { o: 'c'; m: string; i: string; c: number }
+  | { o: 'd'; m: string; i: string };
 
 /** Payloads of recent writes (as written) and reads (parsed), newest last; pending ones are never evicted. */
 const CACHE_MAX = 4096;
 const SEP = '\u0000';
 const keyOf = (model: string, id: string) => `${model}${SEP}${id}`;
+const modelOf = (key: string) => key.slice(0, key.indexOf(SEP));
+const idOf = (key: string) => key.slice(key.indexOf(SEP) + 1);
 const str = (v: unknown) => (typeof v === 'string' && v.length ? v : undefined);
 
 export class InstanceLockedError extends Error {
@@ -57,12 +71,19 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private readonly byUid = new Map<string, string>();
   private readonly byUserCode = new Map<string, string>();
   private readonly cache = new Map<string, Record<string, unknown> | string>();
-  private lastSeq = 0;
+  /** Rows still needed, with how many current records (or pinned removals) each holds. */
+  private readonly refs = new Map<number, number>();
+  /** Rows holding removal records that must outlive the given row (the one with the removed upsert). */
+  private readonly pins = new Map<number, number[]>();
+  private lastRow = 0;
   private loaded = false;
   private lockFile: string | null = null;
 
-  // The group commit: staged statements, and one promise for the whole batch.
-  private staged: Array<[{ run(...args: unknown[]): unknown }, unknown[]]> = [];
+  // The group commit: the row being written (its number and lines), rows to delete, and one promise for
+  // the whole batch.
+  private pendingRow = 0;
+  private lines: string[] = [];
+  private deadRows: number[] = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | null = null;
   // Server mode: writes don't wait (durably() does). Flushes are numbered so a request can tell whether
   // one that may have held its writes failed.
@@ -79,11 +100,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     private readonly onFlushError: (err: Error) => void = () => {},
   ) {
     this.sql = {
-      insert: db.prepare('INSERT INTO oidc_log (seq, model, id, payload, expires_at, grant_id, uid, user_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      update: db.prepare('UPDATE oidc_log SET payload = ?, expires_at = ?, grant_id = ?, uid = ?, user_code = ?, consumed = NULL WHERE seq = ?'),
-      setConsumed: db.prepare('UPDATE oidc_log SET consumed = ? WHERE seq = ?'),
-      remove: db.prepare('DELETE FROM oidc_log WHERE seq = ?'),
-      payload: db.prepare('SELECT payload, consumed FROM oidc_log WHERE seq = ?'),
+      insert: db.prepare('INSERT INTO artifact_log (seq, lines) VALUES (?, ?)'),
+      remove: db.prepare('DELETE FROM artifact_log WHERE seq = ?'),
+      lines: db.prepare('SELECT lines FROM artifact_log WHERE seq = ?'),
       begin: db.prepare('BEGIN'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
@@ -142,17 +161,12 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const key = keyOf(model, id);
     const json = JSON.stringify(payload);
     const exp = expiresAt ? expiresAt.getTime() : null;
-    const next: Entry = { seq: 0, exp: exp ?? Infinity, grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode) };
     const old = this.byKey.get(key);
-    if (old) {
-      next.seq = old.seq;
-      this.unlink(model, key, old);
-      this.stage(this.sql.update, [json, exp, next.grantId ?? null, next.uid ?? null, next.userCode ?? null, old.seq]);
-    } else {
-      next.seq = ++this.lastSeq;
-      this.stage(this.sql.insert, [next.seq, model, id, json, exp, next.grantId ?? null, next.uid ?? null, next.userCode ?? null]);
-    }
-    this.link(model, key, next);
+    if (old) this.forget(key, old);
+    const line = this.append(`{"o":"u","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"e":${exp},"p":${json}}`);
+    const entry: Entry = { row: this.pendingRow, line, exp: exp ?? Infinity, grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode) };
+    if (typeof payload.consumed === 'number') entry.consumed = payload.consumed; // already in this record
+    this.link(key, entry);
     this.remember(key, json); // most written tokens are never read back here: parse only when one is
     return this.settled();
   }
@@ -180,18 +194,24 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const entry = this.byKey.get(key);
     if (!entry) return;
     const payload = this.payloadOf(key, entry);
-    payload.consumed = Math.floor(Date.now() / 1000);
+    const at = Math.floor(Date.now() / 1000);
+    payload.consumed = at;
     this.remember(key, payload);
-    // A column, not a rewrite of the payload: consume runs on every refresh and code exchange.
-    this.stage(this.sql.setConsumed, [payload.consumed, entry.seq]);
+    const line = `{"o":"c","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"c":${at}}`;
+    this.append(line);
+    if (entry.consumedRow !== undefined) this.unref(entry.consumedRow);
+    entry.consumed = at;
+    entry.consumedRow = this.pendingRow;
+    this.ref(this.pendingRow);
     return this.settled();
   }
 
   async destroy(model: string, id: string) {
     this.load();
     const key = keyOf(model, id);
-    if (!this.byKey.has(key)) return;
-    this.drop(model, key);
+    const entry = this.byKey.get(key);
+    if (!entry) return;
+    this.remove(key, entry);
     return this.settled();
   }
 
@@ -199,18 +219,19 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.load();
     const members = this.byGrant.get(grantId);
     if (!members) return;
-    for (const key of [...members]) this.drop(key.slice(0, key.indexOf(SEP)), key);
+    for (const key of [...members]) this.remove(key, this.byKey.get(key)!);
     return this.settled();
   }
 
-  /** Drops every artifact expired at `now` (reads already ignore them; this frees the space). */
+  /** Drops every artifact expired at `now` (reads already ignore them; this frees their rows). */
   purgeExpired(now: number): void {
     this.load();
-    for (const [key, entry] of this.byKey) if (entry.exp <= now) this.drop(key.slice(0, key.indexOf(SEP)), key);
+    this.ensureBatch();
+    for (const [key, entry] of this.byKey) if (entry.exp <= now) this.forget(key, entry); // replay skips them too
     this.flush();
   }
 
-  // ---- internals -----------------------------------------------------------------------------------
+  // ---- reading -------------------------------------------------------------------------------------
 
   private read(key: string): Record<string, unknown> | undefined {
     const entry = this.byKey.get(key);
@@ -225,9 +246,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     let parsed: Record<string, unknown>;
     if (cached !== undefined) parsed = JSON.parse(cached) as Record<string, unknown>;
     else {
-      const row = this.sql.payload.get(entry.seq) as { payload: string; consumed: number | null };
-      parsed = JSON.parse(row.payload) as Record<string, unknown>;
-      if (row.consumed !== null) parsed.consumed = row.consumed;
+      const text = (this.sql.lines.get(entry.row) as { lines: string }).lines;
+      parsed = (JSON.parse(lineAt(text, entry.line)) as Extract<LogRecord, { o: 'u' }>).p;
+      if (entry.consumed !== undefined) parsed.consumed = entry.consumed;
     }
     this.remember(key, copy(parsed));
     return parsed;
@@ -238,16 +259,13 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.cache.set(key, payload);
   }
 
-  private drop(model: string, key: string) {
-    const entry = this.byKey.get(key)!;
-    this.unlink(model, key, entry);
-    this.byKey.delete(key);
-    this.cache.delete(key);
-    this.stage(this.sql.remove, [entry.seq]);
-  }
+  // ---- the index and row references ----------------------------------------------------------------
 
-  private link(model: string, key: string, e: Entry) {
+  private link(key: string, e: Entry) {
     this.byKey.set(key, e);
+    this.ref(e.row);
+    if (e.consumedRow !== undefined) this.ref(e.consumedRow);
+    const model = modelOf(key);
     if (e.grantId) {
       let members = this.byGrant.get(e.grantId);
       if (!members) this.byGrant.set(e.grantId, (members = new Set()));
@@ -257,7 +275,11 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     if (e.userCode) this.byUserCode.set(keyOf(model, e.userCode), key);
   }
 
-  private unlink(model: string, key: string, e: Entry) {
+  /** Takes an artifact out of the index (replaced, expired or removed) and releases its rows. */
+  private forget(key: string, e: Entry) {
+    this.byKey.delete(key);
+    this.cache.delete(key);
+    const model = modelOf(key);
     if (e.grantId) {
       const members = this.byGrant.get(e.grantId);
       members?.delete(key);
@@ -265,36 +287,86 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     }
     if (e.uid && this.byUid.get(keyOf(model, e.uid)) === key) this.byUid.delete(keyOf(model, e.uid));
     if (e.userCode && this.byUserCode.get(keyOf(model, e.userCode)) === key) this.byUserCode.delete(keyOf(model, e.userCode));
+    if (e.consumedRow !== undefined) this.unref(e.consumedRow);
+    this.unref(e.row);
+  }
+
+  /** Removal: a record that cancels the upsert at replay, kept as long as the upsert's row is. */
+  private remove(key: string, e: Entry) {
+    this.append(`{"o":"d","m":${JSON.stringify(modelOf(key))},"i":${JSON.stringify(idOf(key))}}`);
+    this.forget(key, e);
+    if (e.row !== this.pendingRow && this.refs.has(e.row)) this.pin(this.pendingRow, e.row);
+  }
+
+  private pin(removalRow: number, targetRow: number) {
+    this.ref(removalRow);
+    const list = this.pins.get(targetRow);
+    if (list) list.push(removalRow);
+    else this.pins.set(targetRow, [removalRow]);
+  }
+
+  private ref(row: number) {
+    this.refs.set(row, (this.refs.get(row) ?? 0) + 1);
+  }
+
+  private unref(row: number) {
+    const n = (this.refs.get(row) ?? 1) - 1;
+    if (n > 0) {
+      this.refs.set(row, n);
+      return;
+    }
+    this.refs.delete(row);
+    // The row being written is simply not written if nothing in it is needed at flush time.
+    if (row !== this.pendingRow) this.deadRows.push(row);
+    const pinned = this.pins.get(row);
+    if (pinned) {
+      this.pins.delete(row);
+      for (const r of pinned) this.unref(r);
+    }
+  }
+
+  // ---- the group commit ----------------------------------------------------------------------------
+
+  /** Adds a record to the row of this turn's commit; returns its line number. */
+  private append(line: string): number {
+    this.ensureBatch();
+    return this.lines.push(line) - 1;
   }
 
   /** What a write returns: its commit, or nothing in the server, where durably() waits instead. */
   private settled(): Promise<void> | undefined {
+    this.ensureBatch();
     return this.deferred ? undefined : this.batch!.promise;
   }
 
-  private stage(stmt: { run(...args: unknown[]): unknown }, args: unknown[]) {
-    this.staged.push([stmt, args]);
-    if (!this.batch) {
-      let resolve!: () => void;
-      let reject!: (err: Error) => void;
-      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-      promise.catch(() => {}); // a failure reaches whoever waits for it; nobody waiting is no crash
-      this.batch = { promise, resolve, reject };
-      setImmediate(() => this.flush());
-    }
+  /** Opens this turn's commit (its row number and promise) unless one is open; it runs at the turn's end. */
+  private ensureBatch() {
+    if (this.batch) return;
+    let resolve!: () => void;
+    let reject!: (err: Error) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    promise.catch(() => {}); // a failure reaches whoever waits for it; nobody waiting is no crash
+    this.batch = { promise, resolve, reject };
+    this.pendingRow = ++this.lastRow;
+    setImmediate(() => this.flush());
   }
 
-  /** One transaction for everything staged; synchronous, so no other statement can interleave. */
+  /** One transaction for the turn: the new row (if anything in it is still needed) and dead rows. */
   private flush() {
     const batch = this.batch;
     if (!batch) return;
-    const ops = this.staged;
-    this.staged = [];
+    const row = this.pendingRow;
+    const lines = this.lines;
+    const dead = this.deadRows;
+    this.lines = [];
+    this.deadRows = [];
     this.batch = null;
+    this.pendingRow = 0;
     this.flushes++;
     try {
       this.sql.begin.run();
-      for (const [stmt, args] of ops) stmt.run(...args);
+      if (lines.length && this.refs.has(row)) this.sql.insert.run(row, lines.join('\n'));
+      for (const r of dead) this.sql.remove.run(r);
       this.sql.commit.run();
     } catch (err) {
       try {
@@ -302,9 +374,14 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       } catch {
         // nothing open to roll back (BEGIN itself failed)
       }
-      // The memory index already shows the failed writes: rebuild it from what the file holds.
+      // The memory index already shows the failed writes: rebuild it from what the file holds (or, if
+      // even reading fails, on the next use).
       this.loaded = false;
-      this.load();
+      try {
+        this.load();
+      } catch {
+        this.loaded = false;
+      }
       const error = err instanceof Error ? err : new Error(String(err));
       this.failedFlush = this.flushes;
       this.failure = error;
@@ -316,39 +393,66 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     batch.resolve();
   }
 
-  /** Builds the memory index from the file (first use, or after a failed commit). */
+  /** Builds the memory index by replaying the log (first use, or after a failed commit). */
   private load() {
     if (this.loaded) return;
     this.loaded = true;
-    this.byKey.clear();
-    this.byGrant.clear();
-    this.byUid.clear();
-    this.byUserCode.clear();
-    this.cache.clear();
+    for (const m of [this.byKey, this.byGrant, this.byUid, this.byUserCode, this.cache, this.refs, this.pins]) m.clear();
     const now = Date.now();
-    const expired: number[] = [];
-    const rows = this.db.prepare('SELECT seq, model, id, expires_at, grant_id, uid, user_code FROM oidc_log ORDER BY seq').iterate() as Iterable<Row>;
-    for (const r of rows) {
-      this.lastSeq = Math.max(this.lastSeq, r.seq);
-      if (r.expires_at !== null && r.expires_at <= now) {
-        expired.push(r.seq);
-        continue;
+    const removals: Array<[number, number]> = []; // [row of the removal, row of the upsert it cancelled]
+    const rows: number[] = [];
+    for (const { seq, lines } of this.db.prepare('SELECT seq, lines FROM artifact_log ORDER BY seq').iterate() as Iterable<{ seq: number; lines: string }>) {
+      rows.push(seq);
+      this.lastRow = Math.max(this.lastRow, seq);
+      const records = lines.split('\n');
+      for (let line = 0; line < records.length; line++) {
+        const r = JSON.parse(records[line]) as LogRecord;
+        const key = keyOf(r.m, r.i);
+        const current = this.byKey.get(key);
+        if (r.o === 'u') {
+          if (current) this.forgetQuietly(key, current);
+          if (r.e !== null && r.e <= now) continue; // expired: gone
+          const entry: Entry = { row: seq, line, exp: r.e ?? Infinity, grantId: str(r.p.grantId), uid: str(r.p.uid), userCode: str(r.p.userCode) };
+          if (typeof r.p.consumed === 'number') entry.consumed = r.p.consumed;
+          this.link(key, entry);
+        } else if (r.o === 'c' && current) {
+          if (current.consumedRow !== undefined) this.unrefQuietly(current.consumedRow);
+          current.consumed = r.c;
+          current.consumedRow = seq;
+          this.ref(seq);
+        } else if (r.o === 'd' && current) {
+          removals.push([seq, current.row]);
+          this.forgetQuietly(key, current);
+        }
       }
-      const key = keyOf(r.model, r.id);
-      const old = this.byKey.get(key);
-      if (old) expired.push(old.seq); // cannot happen through this class; a newer row wins if it does
-      this.link(r.model, key, { seq: r.seq, exp: r.expires_at ?? Infinity, grantId: r.grant_id ?? undefined, uid: r.uid ?? undefined, userCode: r.user_code ?? undefined });
     }
-    if (expired.length) {
-      for (const seq of expired) this.staged.push([this.sql.remove, [seq]]);
-      if (!this.batch) {
-        // Nobody awaits this clean-up: commit it now.
-        const ops = this.staged;
-        this.staged = [];
-        this.db.transaction(() => ops.forEach(([stmt, args]) => stmt.run(...args)))();
-      }
-    }
+    for (const [removalRow, target] of removals) if (this.refs.has(target)) this.pin(removalRow, target);
+    const dead = rows.filter((r) => !this.refs.has(r));
+    if (dead.length) this.db.transaction(() => dead.forEach((r) => this.sql.remove.run(r)))();
   }
+
+  /** During replay: like forget(), but rows are judged only once the whole log is read. */
+  private forgetQuietly(key: string, e: Entry) {
+    const deadRows = this.deadRows;
+    this.deadRows = [];
+    this.forget(key, e);
+    this.deadRows = deadRows;
+  }
+
+  private unrefQuietly(row: number) {
+    const deadRows = this.deadRows;
+    this.deadRows = [];
+    this.unref(row);
+    this.deadRows = deadRows;
+  }
+}
+
+/** The `n`th line of a commit row, without splitting the whole row. */
+function lineAt(text: string, n: number): string {
+  let start = 0;
+  for (let i = 0; i < n; i++) start = text.indexOf('\n', start) + 1;
+  const end = text.indexOf('\n', start);
+  return end === -1 ? text.slice(start) : text.slice(start, end);
 }
 
 /** Deep copy of a JSON value (a sixth of JSON.parse's cost for a token payload, measured here). */

@@ -12,17 +12,11 @@ CREATE TABLE IF NOT EXISTS clients (
   created_at INTEGER NOT NULL,
   doc TEXT NOT NULL
 );
--- oidc-provider artifacts: an append log, looked up through an in-memory index (artifact-log.ts).
-CREATE TABLE IF NOT EXISTS oidc_log (
+-- oidc-provider artifacts: a log with one row per commit, its records as JSON lines, looked up through
+-- an in-memory index (artifact-log.ts).
+CREATE TABLE IF NOT EXISTS artifact_log (
   seq INTEGER PRIMARY KEY,
-  model TEXT NOT NULL,
-  id TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  expires_at INTEGER,
-  grant_id TEXT,
-  uid TEXT,
-  user_code TEXT,
-  consumed INTEGER -- epoch seconds; merged into the payload on read
+  lines TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS challenges (
   id TEXT PRIMARY KEY,
@@ -76,10 +70,15 @@ export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(`${err.message} ${(err as { code?: string }).code ?? ''}`);
 }
 
-/** Databases made before the artifact log kept artifacts in an indexed `oidc` table: move the live ones. */
+/**
+ * Databases made before the artifact log kept artifacts in an indexed `oidc` table: its rows become one
+ * commit of upsert records. (`oidc_log`, a row-per-artifact log that lived briefly during issue #4's
+ * work and was never released, is dropped.)
+ */
 export const MIGRATIONS = `
 CREATE TABLE IF NOT EXISTS oidc (model TEXT, id TEXT, payload TEXT, expires_at INTEGER, grant_id TEXT, user_code TEXT, uid TEXT);
-INSERT INTO oidc_log (model, id, payload, expires_at, grant_id, uid, user_code)
-  SELECT model, id, payload, expires_at, grant_id, uid, user_code FROM oidc;
+INSERT INTO artifact_log (lines)
+  SELECT group_concat(json_object('o', 'u', 'm', model, 'i', id, 'e', expires_at, 'p', json(payload)), char(10)) FROM oidc HAVING count(*) > 0;
 DROP TABLE oidc;
+DROP TABLE IF EXISTS oidc_log;
 `;

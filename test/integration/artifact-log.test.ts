@@ -1,0 +1,157 @@
+// The embedded store's artifact log (src/store/sqlite/artifact-log.ts): what the store contract can't
+// see from one open store — replaying the log after a restart, rows freed once nothing in them is
+// current, removal records kept exactly as long as needed, the group commit's failure path, the lock
+// that keeps a second server off the file, and the migration from the old artifact table.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'libsql';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import type { Store } from '../../src/store/ports.ts';
+
+const HOUR = 3600_000;
+const later = () => new Date(Date.now() + HOUR);
+
+let dir: string;
+let file: string;
+const open: Store[] = [];
+async function store(): Promise<Store> {
+  const s = await openSqliteStore({ file });
+  open.push(s);
+  return s;
+}
+async function reopen(s: Store): Promise<Store> {
+  await s.close();
+  open.splice(open.indexOf(s), 1);
+  return store();
+}
+function rows(): number {
+  const db = new Database(file);
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM artifact_log').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-log-'));
+  file = path.join(dir, 'tessera.db');
+});
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('artifact log', () => {
+  it('replays upserts, consumptions, removals, replacements and grant links after a restart', async () => {
+    let s = await store();
+    await s.oidc.upsert('RefreshToken', 'rt-a', { jti: 'rt-a', grantId: 'g1' }, later());
+    await s.oidc.upsert('AccessToken', 'at-b', { jti: 'at-b', grantId: 'g1' }, later());
+    await s.oidc.upsert('Session', 's-c', { jti: 's-c', uid: 'u1' }, later());
+    await s.oidc.upsert('Grant', 'g-d', { jti: 'g-d', v: 1 }, null);
+    await s.oidc.consume('RefreshToken', 'rt-a');
+    await s.oidc.destroy('Session', 's-c');
+    await s.oidc.upsert('Grant', 'g-d', { jti: 'g-d', v: 2 }, null);
+
+    s = await reopen(s);
+    const a = await s.oidc.find('RefreshToken', 'rt-a');
+    expect(a).toMatchObject({ jti: 'rt-a', grantId: 'g1' });
+    expect(typeof a?.consumed).toBe('number');
+    expect(await s.oidc.find('AccessToken', 'at-b')).toEqual({ jti: 'at-b', grantId: 'g1' });
+    expect(await s.oidc.find('Session', 's-c')).toBeUndefined();
+    expect(await s.oidc.findByUid('Session', 'u1')).toBeUndefined();
+    expect(await s.oidc.find('Grant', 'g-d')).toEqual({ jti: 'g-d', v: 2 });
+
+    await s.oidc.revokeByGrantId('g1');
+    s = await reopen(s);
+    expect(await s.oidc.find('RefreshToken', 'rt-a')).toBeUndefined();
+    expect(await s.oidc.find('AccessToken', 'at-b')).toBeUndefined();
+    expect(await s.oidc.find('Grant', 'g-d')).toEqual({ jti: 'g-d', v: 2 });
+  });
+
+  it('keeps a removal only while the row it cancels exists, and frees every row once nothing is current', async () => {
+    let s = await store();
+    // Both upserts share one commit row.
+    await Promise.all([s.oidc.upsert('AccessToken', 'x', { jti: 'x' }, later()), s.oidc.upsert('AccessToken', 'y', { jti: 'y' }, later())]);
+    expect(rows()).toBe(1);
+    await s.oidc.destroy('AccessToken', 'x'); // row 1 still holds y: the removal must stay
+    expect(rows()).toBe(2);
+    s = await reopen(s);
+    expect(await s.oidc.find('AccessToken', 'x')).toBeUndefined();
+    expect(await s.oidc.find('AccessToken', 'y')).toEqual({ jti: 'y' });
+    await s.oidc.destroy('AccessToken', 'y'); // row 1 goes, so the removal of x is no longer needed either
+    expect(rows()).toBe(0);
+    s = await reopen(s);
+    expect(await s.oidc.find('AccessToken', 'x')).toBeUndefined();
+    expect(await s.oidc.find('AccessToken', 'y')).toBeUndefined();
+  });
+
+  it('drops what expired, at replay and at purge', async () => {
+    let s = await store();
+    await s.oidc.upsert('AuthorizationCode', 'soon', { jti: 'soon' }, new Date(Date.now() + 50));
+    await s.oidc.upsert('AuthorizationCode', 'hour', { jti: 'hour' }, later());
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await s.oidc.find('AuthorizationCode', 'soon')).toBeUndefined(); // checked on read
+    expect(rows()).toBe(2); // one commit each
+    s = await reopen(s);
+    expect(await s.oidc.find('AuthorizationCode', 'hour')).toEqual({ jti: 'hour' }); // first use replays the log
+    expect(rows()).toBe(1); // and the replay dropped the expired one's row
+    await s.purgeExpired(new Date(Date.now() + 2 * HOUR));
+    expect(await s.oidc.find('AuthorizationCode', 'hour')).toBeUndefined();
+    expect(rows()).toBe(0);
+  });
+
+  it('in the server, writes return at once and durably() waits for their commit, or fails with it', async () => {
+    const s = await store();
+    await s.claimForServer();
+    const write = s.oidc.upsert('AccessToken', 'd1', { jti: 'd1' }, later());
+    expect(await write).toBeUndefined();
+    expect(rows()).toBe(0); // not committed yet: the turn hasn't ended
+    await s.oidc.durably(async () => {
+      await s.oidc.upsert('AccessToken', 'd2', { jti: 'd2' }, later());
+    });
+    expect(rows()).toBe(1); // d1 and d2, one commit
+
+    // A commit that fails: the request waiting for it fails, and the index forgets the write.
+    const db = new Database(file);
+    db.exec("CREATE TRIGGER full BEFORE INSERT ON artifact_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    await expect(s.oidc.durably(() => s.oidc.upsert('AccessToken', 'd3', { jti: 'd3' }, later()))).rejects.toThrow(/disk full/);
+    expect(await s.oidc.find('AccessToken', 'd3')).toBeUndefined();
+    expect(await s.oidc.find('AccessToken', 'd1')).toEqual({ jti: 'd1' });
+    db.exec('DROP TRIGGER full');
+    db.close();
+    await s.oidc.durably(() => s.oidc.upsert('AccessToken', 'd4', { jti: 'd4' }, later()));
+    expect(await s.oidc.find('AccessToken', 'd4')).toEqual({ jti: 'd4' });
+  });
+
+  it('lets one server claim the file: a second is refused with a clear message; a dead holder’s lock is taken over', async () => {
+    const first = await store();
+    await first.claimForServer();
+    const second = await store();
+    await expect(second.claimForServer()).rejects.toThrow(/serves one instance.*MONGODB_URI/);
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+    await second.claimForServer(); // released on close
+    await second.close();
+    open.splice(open.indexOf(second), 1);
+
+    fs.writeFileSync(`${file}.lock`, '999999999'); // a pid that isn't running
+    const third = await store();
+    await third.claimForServer();
+    expect(fs.readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
+  });
+
+  it('moves artifacts from the table of earlier versions', async () => {
+    const db = new Database(file);
+    db.exec(`CREATE TABLE oidc (model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, expires_at INTEGER, grant_id TEXT,
+      user_code TEXT, uid TEXT, PRIMARY KEY (model, id))`);
+    db.prepare('INSERT INTO oidc VALUES (?, ?, ?, ?, ?, ?, ?)').run('Session', 's1', JSON.stringify({ jti: 's1', uid: 'u9' }), Date.now() + HOUR, null, null, 'u9');
+    db.prepare('INSERT INTO oidc VALUES (?, ?, ?, ?, ?, ?, ?)').run('Grant', 'g1', JSON.stringify({ jti: 'g1' }), null, null, null, null);
+    db.close();
+    const s = await store();
+    expect(await s.oidc.findByUid('Session', 'u9')).toEqual({ jti: 's1', uid: 'u9' });
+    expect(await s.oidc.find('Grant', 'g1')).toEqual({ jti: 'g1' });
+  });
+});
