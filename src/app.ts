@@ -35,7 +35,7 @@ import type { Services } from './services.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 const FORM_PREFIXES = ['/interaction/', '/account'];
-const PAGE_PREFIXES = ['/interaction/', '/account', '/email/', '/dev/'];
+const PAGE_PREFIXES = ['/interaction/', '/account', '/email/', '/dev/', '/static/'];
 const isPagePath = (p: string) => p === '/' || p === '/favicon.ico' || PAGE_PREFIXES.some((prefix) => p.startsWith(prefix));
 
 // What a person can act on, by OAuth error; the protocol detail is shown below it for the app's developer.
@@ -105,27 +105,32 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const app = new Koa();
   app.keys = keys.cookieKeys; // must equal the provider's cookie keys (field notes)
   app.proxy = config.trustProxy;
-  app.use(securityHeaders({ hsts: config.issuer.startsWith('https:') }));
-  app.use(errorPages(render, log));
   // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
   // the embedded store commits concurrent requests' writes together meanwhile.
-  app.use((_ctx, next) => store.oidc.durably(next));
-  app.use(mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })));
+  const common: Koa.Middleware[] = [securityHeaders({ hsts: config.issuer.startsWith('https:') }), errorPages(render, log), (_ctx, next) => store.oidc.durably(next)];
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys[0]);
-  app.use(async (ctx, next) => {
+  const forms: Koa.Middleware = async (ctx, next) => {
     if (ctx.method === 'POST' && FORM_PREFIXES.some((p) => ctx.path.startsWith(p))) {
       if (!ctx.is('application/x-www-form-urlencoded')) ctx.throw(415, 'Forms must be sent as application/x-www-form-urlencoded.');
       return parse(ctx, () => csrf(ctx, next));
     }
     return next();
-  });
-  // Tessera's own pages live under a few prefixes; everything else (token, userinfo, jwks, discovery,
-  // auth, ...) goes straight to the provider without walking the routers: the token path stays short.
+  };
   const routers = [publicRouter(services), interactionRouter(services), accountRouter(services)];
-  const pageRoutes = compose(routers.flatMap((r) => [r.routes(), r.allowedMethods()]) as Koa.Middleware[]);
-  app.use((ctx, next) => (isPagePath(ctx.path) ? pageRoutes(ctx, next) : next()));
-  app.use(mount(provider));
+  const toProvider = mount(provider);
+  // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
+  // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token
+  // path stays three middleware short of it.
+  const pageChain = compose([
+    ...common,
+    mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })),
+    forms,
+    ...routers.flatMap((r) => [r.routes(), r.allowedMethods()]),
+    toProvider,
+  ] as Koa.Middleware[]);
+  const protocol = compose([...common, toProvider]);
+  app.use((ctx, next) => (isPagePath(ctx.path) ? pageChain(ctx, next) : protocol(ctx, next)));
 
   const purge = setInterval(() => store.purgeExpired().catch((err) => log.warn({ err }, 'purge failed')), 10 * 60_000);
   purge.unref();

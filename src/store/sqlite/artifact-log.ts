@@ -44,7 +44,7 @@ type LogRecord =
   | { o: 'c'; m: string; i: string; c: number }
   | { o: 'd'; m: string; i: string };
 
-/** Payloads of recent writes (as written) and reads (parsed), newest last; pending ones are never evicted. */
+/** Payloads of recent writes (as written, parsed once read), oldest first; pending ones are never evicted. */
 const CACHE_MAX = 4096;
 const SEP = '\u0000';
 const keyOf = (model: string, id: string) => `${model}${SEP}${id}`;
@@ -250,7 +250,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       parsed = (JSON.parse(lineAt(text, entry.line)) as Extract<LogRecord, { o: 'u' }>).p;
       if (entry.consumed !== undefined) parsed.consumed = entry.consumed;
     }
-    this.remember(key, copy(parsed));
+    // Kept in its place: the cache is first-in first-out (a hit moving an entry churned the map on every
+    // read); what is read often and gets evicted is re-read once from its row.
+    this.cache.set(key, copy(parsed));
     return parsed;
   }
 
