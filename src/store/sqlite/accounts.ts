@@ -1,8 +1,8 @@
 import type { AccountRecord, AccountRepo, AccountPatch } from '../ports.ts';
 import { StoreConflictError } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
-import { fromJson, toJson, isUniqueViolation } from './schema.ts';
-import { DocCache, copyDoc } from './doc-cache.ts';
+import { fromJson, toJson, isUniqueViolation, copyDoc } from './schema.ts';
+import { DocCache } from './doc-cache.ts';
 
 type Row = { doc: string };
 

@@ -26,6 +26,7 @@
 import fs from 'node:fs';
 import type { OidcArtifactRepo } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
+import { copyDoc as copy } from './schema.ts';
 
 interface Entry {
   row: number; // the commit row holding the current upsert record
@@ -77,6 +78,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private readonly pins = new Map<number, number[]>();
   private lastRow = 0;
   private loaded = false;
+  private replaying = false; // rows are judged once the whole log is read
   private lockFile: string | null = null;
 
   // The group commit: the row being written (its number and lines), rows to delete, and one promise for
@@ -193,12 +195,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const key = keyOf(model, id);
     const entry = this.byKey.get(key);
     if (!entry) return;
-    const payload = this.payloadOf(key, entry);
+    // Kept in the entry and merged into what is read: the cached payload stays as it was written.
     const at = Math.floor(Date.now() / 1000);
-    payload.consumed = at;
-    this.remember(key, payload);
-    const line = `{"o":"c","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"c":${at}}`;
-    this.append(line);
+    this.append(`{"o":"c","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"c":${at}}`);
     if (entry.consumedRow !== undefined) this.unref(entry.consumedRow);
     entry.consumed = at;
     entry.consumedRow = this.pendingRow;
@@ -242,18 +241,19 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   /** A copy the caller may change: oidc-provider's models do change what they are given. */
   private payloadOf(key: string, entry: Entry): Record<string, unknown> {
     const cached = this.cache.get(key);
-    if (cached !== undefined && typeof cached !== 'string') return copy(cached);
-    let parsed: Record<string, unknown>;
-    if (cached !== undefined) parsed = JSON.parse(cached) as Record<string, unknown>;
+    let payload: Record<string, unknown>;
+    if (cached !== undefined && typeof cached !== 'string') payload = copy(cached);
     else {
-      const text = (this.sql.lines.get(entry.row) as { lines: string }).lines;
-      parsed = (JSON.parse(lineAt(text, entry.line)) as Extract<LogRecord, { o: 'u' }>).p;
-      if (entry.consumed !== undefined) parsed.consumed = entry.consumed;
+      payload =
+        cached !== undefined
+          ? (JSON.parse(cached) as Record<string, unknown>)
+          : (JSON.parse(lineAt((this.sql.lines.get(entry.row) as { lines: string }).lines, entry.line)) as Extract<LogRecord, { o: 'u' }>).p;
+      // Kept in its place: the cache is first-in first-out (a hit moving an entry churned the map on
+      // every read); what is read often and gets evicted is re-read once from its row.
+      this.cache.set(key, copy(payload));
     }
-    // Kept in its place: the cache is first-in first-out (a hit moving an entry churned the map on every
-    // read); what is read often and gets evicted is re-read once from its row.
-    this.cache.set(key, copy(parsed));
-    return parsed;
+    if (entry.consumed !== undefined) payload.consumed = entry.consumed;
+    return payload;
   }
 
   private remember(key: string, payload: Record<string, unknown> | string) {
@@ -319,7 +319,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     }
     this.refs.delete(row);
     // The row being written is simply not written if nothing in it is needed at flush time.
-    if (row !== this.pendingRow) this.deadRows.push(row);
+    if (row !== this.pendingRow && !this.replaying) this.deadRows.push(row);
     const pinned = this.pins.get(row);
     if (pinned) {
       this.pins.delete(row);
@@ -401,6 +401,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.loaded = true;
     for (const m of [this.byKey, this.byGrant, this.byUid, this.byUserCode, this.cache, this.refs, this.pins]) m.clear();
     const now = Date.now();
+    this.replaying = true;
     const removals: Array<[number, number]> = []; // [row of the removal, row of the upsert it cancelled]
     const rows: number[] = [];
     for (const { seq, lines } of this.db.prepare('SELECT seq, lines FROM artifact_log ORDER BY seq').iterate() as Iterable<{ seq: number; lines: string }>) {
@@ -412,40 +413,26 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
         const key = keyOf(r.m, r.i);
         const current = this.byKey.get(key);
         if (r.o === 'u') {
-          if (current) this.forgetQuietly(key, current);
+          if (current) this.forget(key, current);
           if (r.e !== null && r.e <= now) continue; // expired: gone
           const entry: Entry = { row: seq, line, exp: r.e ?? Infinity, grantId: str(r.p.grantId), uid: str(r.p.uid), userCode: str(r.p.userCode) };
           if (typeof r.p.consumed === 'number') entry.consumed = r.p.consumed;
           this.link(key, entry);
         } else if (r.o === 'c' && current) {
-          if (current.consumedRow !== undefined) this.unrefQuietly(current.consumedRow);
+          if (current.consumedRow !== undefined) this.unref(current.consumedRow);
           current.consumed = r.c;
           current.consumedRow = seq;
           this.ref(seq);
         } else if (r.o === 'd' && current) {
           removals.push([seq, current.row]);
-          this.forgetQuietly(key, current);
+          this.forget(key, current);
         }
       }
     }
+    this.replaying = false;
     for (const [removalRow, target] of removals) if (this.refs.has(target)) this.pin(removalRow, target);
     const dead = rows.filter((r) => !this.refs.has(r));
     if (dead.length) this.db.transaction(() => dead.forEach((r) => this.sql.remove.run(r)))();
-  }
-
-  /** During replay: like forget(), but rows are judged only once the whole log is read. */
-  private forgetQuietly(key: string, e: Entry) {
-    const deadRows = this.deadRows;
-    this.deadRows = [];
-    this.forget(key, e);
-    this.deadRows = deadRows;
-  }
-
-  private unrefQuietly(row: number) {
-    const deadRows = this.deadRows;
-    this.deadRows = [];
-    this.unref(row);
-    this.deadRows = deadRows;
   }
 }
 
@@ -455,15 +442,6 @@ function lineAt(text: string, n: number): string {
   for (let i = 0; i < n; i++) start = text.indexOf('\n', start) + 1;
   const end = text.indexOf('\n', start);
   return end === -1 ? text.slice(start) : text.slice(start, end);
-}
-
-/** Deep copy of a JSON value (a sixth of JSON.parse's cost for a token payload, measured here). */
-function copy<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(copy) as T;
-  const out: Record<string, unknown> = {};
-  for (const k in value) out[k] = copy((value as Record<string, unknown>)[k]);
-  return out as T;
 }
 
 function alive(pid: number): boolean {

@@ -46,13 +46,3 @@ export class DocCache<T> {
     }
   }
 }
-
-/** Deep copy of a JSON document that may hold Dates: callers may change what they get. */
-export function copyDoc<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Date) return new Date(value.getTime()) as T;
-  if (Array.isArray(value)) return value.map(copyDoc) as T;
-  const out: Record<string, unknown> = {};
-  for (const k in value) out[k] = copyDoc((value as Record<string, unknown>)[k]);
-  return out as T;
-}

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import type { Store, RateLimitOptions } from '../ports.ts';
-import { SCHEMA, MIGRATIONS } from './schema.ts';
+import { SCHEMA, MIGRATE_OIDC_TABLE } from './schema.ts';
 import { sqliteAccounts } from './accounts.ts';
 import { sqliteClients } from './clients.ts';
 import { SqliteArtifactLog } from './artifact-log.ts';
@@ -21,7 +21,10 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
   const db: SqliteDb = new Database(opts.file);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
   db.exec(SCHEMA);
-  db.transaction(() => db.exec(MIGRATIONS))();
+  const hasTable = (name: string) => Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
+  if (hasTable('oidc')) db.transaction(() => db.exec(MIGRATE_OIDC_TABLE))();
+  // A row-per-artifact log that lived for an hour during issue #4's work, never released.
+  if (hasTable('oidc_log')) db.exec('DROP TABLE oidc_log');
   const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
   const limiters: RateLimiterSQLite[] = [];
   return {

