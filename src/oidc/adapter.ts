@@ -30,40 +30,40 @@ export function createAdapterClass(store: Store, box: SecretBox) {
       return plain;
     },
   };
+  // Plain functions handing on the store's promises (no async wrappers): each promise costs an async
+  // hook under oidc-provider's AsyncLocalStorage, and the token path makes many of these calls.
+  type Found = Promise<AdapterPayload | undefined>;
   return class StoreAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
-    async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+    upsert(id: string, payload: AdapterPayload, expiresIn: number) {
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-      await store.oidc.upsert(this.model, id, payload as Record<string, unknown>, expiresAt);
+      return store.oidc.upsert(this.model, id, payload as Record<string, unknown>, expiresAt);
     }
 
-    async find(id: string): Promise<AdapterPayload | undefined> {
-      if (this.model === 'Client') {
-        const rec = await store.clients.find(id);
-        return rec ? clientToProviderMetadata(rec, decryptingBox) : undefined;
-      }
-      return (await store.oidc.find(this.model, id)) as AdapterPayload | undefined;
+    find(id: string): Found {
+      if (this.model === 'Client') return store.clients.find(id).then((rec) => (rec ? clientToProviderMetadata(rec, decryptingBox) : undefined));
+      return store.oidc.find(this.model, id) as Found;
     }
 
-    async findByUserCode(userCode: string) {
-      return (await store.oidc.findByUserCode(this.model, userCode)) as AdapterPayload | undefined;
+    findByUserCode(userCode: string) {
+      return store.oidc.findByUserCode(this.model, userCode) as Found;
     }
 
-    async findByUid(uid: string) {
-      return (await store.oidc.findByUid(this.model, uid)) as AdapterPayload | undefined;
+    findByUid(uid: string) {
+      return store.oidc.findByUid(this.model, uid) as Found;
     }
 
-    async consume(id: string) {
-      await store.oidc.consume(this.model, id);
+    consume(id: string) {
+      return store.oidc.consume(this.model, id);
     }
 
-    async destroy(id: string) {
-      await store.oidc.destroy(this.model, id);
+    destroy(id: string) {
+      return store.oidc.destroy(this.model, id);
     }
 
-    async revokeByGrantId(grantId: string) {
-      await store.oidc.revokeByGrantId(grantId);
+    revokeByGrantId(grantId: string) {
+      return store.oidc.revokeByGrantId(grantId);
     }
   };
 }
