@@ -132,7 +132,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const protocol = compose([...common, toProvider]);
   app.use((ctx, next) => (isPagePath(ctx.path) ? pageChain(ctx, next) : protocol(ctx, next)));
 
-  const purge = setInterval(() => store.purgeExpired().catch((err) => log.warn({ err }, 'purge failed')), 10 * 60_000);
+  // Every minute: the embedded store's artifact index lives in memory, and codes and interactions expire
+  // within minutes of being made.
+  const purge = setInterval(() => store.purgeExpired().catch((err) => log.warn({ err }, 'purge failed')), 60_000);
   purge.unref();
   return {
     app,

@@ -52,7 +52,7 @@ type LogRecord =
  * commit, so an uncommitted payload, which the file can't give back yet, is never dropped.
  */
 class RecentPayloads {
-  private static readonly GENERATION = 2048;
+  private static readonly GENERATION = 1024;
   private young = new Map<string, Record<string, unknown> | string>();
   private old = new Map<string, Record<string, unknown> | string>();
 
