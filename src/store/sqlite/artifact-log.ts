@@ -285,7 +285,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
         cached !== undefined
           ? (JSON.parse(cached) as Record<string, unknown>)
           : (JSON.parse(lineAt((this.sql.lines.get(entry.row) as { lines: string }).lines, entry.line)) as Extract<LogRecord, { o: 'u' }>).p;
-        this.cache.set(key, copy(payload));
+      this.cache.set(key, copy(payload));
     }
     if (entry.consumed !== undefined) payload.consumed = entry.consumed;
     return payload;
