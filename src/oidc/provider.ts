@@ -142,12 +142,13 @@ function cacheClientLookups(provider: Provider) {
   const Client = provider.Client;
   const find = Client.find.bind(Client);
   const cache = new Map<string, { at: number; client: Awaited<ReturnType<typeof find>> }>();
-  Client.find = async (id: string) => {
+  Client.find = (id: string) => {
     const hit = cache.get(id);
-    if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return hit.client;
-    const client = await find(id);
-    if (cache.size >= 1000) cache.clear(); // bounded: unknown ids sent by anyone are cached too
-    cache.set(id, { at: Date.now(), client });
-    return client;
+    if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return Promise.resolve(hit.client);
+    return find(id).then((client) => {
+      if (cache.size >= 1000) cache.clear(); // bounded: unknown ids sent by anyone are cached too
+      cache.set(id, { at: Date.now(), client });
+      return client;
+    });
   };
 }
