@@ -137,7 +137,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
  * the admin CLI / API, often from another process, so each instance keeps what it found for one second:
  * an update, secret rotation or deletion takes effect everywhere within a second.
  */
-export const CLIENT_CACHE_MS = 1000;
+const CLIENT_CACHE_MS = 1000;
 function cacheClientLookups(provider: Provider) {
   const Client = provider.Client;
   const find = Client.find.bind(Client);

@@ -1,7 +1,7 @@
 import type { AccountRecord, AccountRepo, AccountPatch } from '../ports.ts';
 import { StoreConflictError } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
-import { fromJson, toJson, isUniqueViolation, copyDoc } from './schema.ts';
+import { fromJson, toJson, isUniqueViolation } from './schema.ts';
 import { DocCache } from './doc-cache.ts';
 
 type Row = { doc: string };
@@ -11,7 +11,7 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
   const byEmail = db.prepare('SELECT doc FROM accounts WHERE email = ?');
   const insert = db.prepare('INSERT INTO accounts (id, email, created_at, doc) VALUES (?, ?, ?, ?)');
   const write = db.prepare('UPDATE accounts SET email = ?, doc = ? WHERE id = ?');
-  const cache = new DocCache<AccountRecord>(db, copyDoc);
+  const cache = new DocCache<AccountRecord>(db);
   const read = (id: string, fresh = false) => {
     const cached = fresh ? undefined : cache.get(id);
     if (cached) return cached;

@@ -201,9 +201,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const old = this.byKey.get(key);
     if (old) this.forget(key, old);
     const line = this.append(`{"o":"u","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"e":${exp},"p":${json}}`);
-    const entry: Entry = { row: this.pendingRow, line, exp: exp ?? Infinity, grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode) };
-    if (typeof payload.consumed === 'number') entry.consumed = payload.consumed; // already in this record
-    this.link(key, entry);
+    this.link(key, entryFor(this.pendingRow, line, exp, payload));
     this.cache.set(key, json); // most written tokens are never read back here: parse only when one is
     return this.settled();
   }
@@ -368,8 +366,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
 
   /** What a write returns: its commit, or at once in the server, where durably() waits instead. */
   private settled(): Promise<void> {
-    this.ensureBatch();
-    return this.deferred ? DONE : this.batch!.promise;
+    return this.deferred ? DONE : this.batch!.promise; // every write appended a record: a batch is open
   }
 
   /** Opens this turn's commit (its row number and promise) unless one is open; it runs at the turn's end. */
@@ -453,9 +450,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
         if (r.o === 'u') {
           if (current) this.forget(key, current);
           if (r.e !== null && r.e <= now) continue; // expired: gone
-          const entry: Entry = { row: seq, line, exp: r.e ?? Infinity, grantId: str(r.p.grantId), uid: str(r.p.uid), userCode: str(r.p.userCode) };
-          if (typeof r.p.consumed === 'number') entry.consumed = r.p.consumed;
-          this.link(key, entry);
+          this.link(key, entryFor(seq, line, r.e, r.p));
         } else if (r.o === 'c' && current) {
           if (current.consumedRow !== undefined) this.unref(current.consumedRow);
           current.consumed = r.c;
@@ -472,6 +467,13 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const dead = rows.filter((r) => !this.refs.has(r));
     if (dead.length) this.db.transaction(() => dead.forEach((r) => this.sql.remove.run(r)))();
   }
+}
+
+/** The index entry for an upsert record (the record's own `consumed`, if it has one, counts as consumed). */
+function entryFor(row: number, line: number, exp: number | null, payload: Record<string, unknown>): Entry {
+  const entry: Entry = { row, line, exp: exp ?? Infinity, grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode) };
+  if (typeof payload.consumed === 'number') entry.consumed = payload.consumed;
+  return entry;
 }
 
 /** The `n`th line of a commit row, without splitting the whole row. */

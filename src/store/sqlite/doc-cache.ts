@@ -5,6 +5,7 @@
 // The check costs ~5 µs (it was a tenth of a refresh_token request when made on every read), so it runs
 // at most every 10 ms: what the CLI changes is seen by the server within 10 ms.
 import type { SqliteDb } from './index.ts';
+import { copyDoc } from './schema.ts';
 
 const MAX = 10_000;
 const CHECK_EVERY_MS = 10;
@@ -15,20 +16,20 @@ export class DocCache<T> {
   private seen: unknown = undefined;
   private checkedAt = -Infinity;
 
-  constructor(db: SqliteDb, private readonly copy: (doc: T) => T) {
+  constructor(db: SqliteDb) {
     this.version = db.prepare('PRAGMA data_version');
   }
 
   get(id: string): T | undefined {
     this.validate();
     const doc = this.docs.get(id);
-    return doc === undefined ? undefined : this.copy(doc);
+    return doc === undefined ? undefined : copyDoc(doc);
   }
 
   set(id: string, doc: T) {
     this.validate();
     if (this.docs.size >= MAX) this.docs.clear();
-    this.docs.set(id, this.copy(doc));
+    this.docs.set(id, copyDoc(doc));
   }
 
   delete(id: string) {

@@ -23,8 +23,6 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
   db.exec(SCHEMA);
   const hasTable = (name: string) => Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
   if (hasTable('oidc')) db.transaction(() => db.exec(MIGRATE_OIDC_TABLE))();
-  // A row-per-artifact log that lived for an hour during issue #4's work, never released.
-  if (hasTable('oidc_log')) db.exec('DROP TABLE oidc_log');
   const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
   const limiters: RateLimiterSQLite[] = [];
   return {
