@@ -23,8 +23,7 @@ import { createProvider, type ProviderPages } from './oidc/provider.ts';
 import { AccountService } from './accounts/service.ts';
 import { ChallengeEngine } from './challenges/engine.ts';
 import { RecoveryCodes } from './factors/recovery.ts';
-import { securityHeaders } from './http/security.ts';
-import { errorPages } from './http/errors.ts';
+import { front } from './http/front.ts';
 import { verifyCsrf } from './http/csrf.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
@@ -107,7 +106,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   app.proxy = config.trustProxy;
   // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
   // the embedded store commits concurrent requests' writes together meanwhile.
-  const common: Koa.Middleware[] = [securityHeaders({ hsts: config.issuer.startsWith('https:') }), errorPages(render, log), (_ctx, next) => store.oidc.durably(next)];
+  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn) });
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys[0]);
   const forms: Koa.Middleware = async (ctx, next) => {
@@ -123,13 +122,13 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token
   // path stays three middleware short of it.
   const pageChain = compose([
-    ...common,
+    common,
     mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })),
     forms,
     ...routers.flatMap((r) => [r.routes(), r.allowedMethods()]),
     toProvider,
   ] as Koa.Middleware[]);
-  const protocol = compose([...common, toProvider]);
+  const protocol = compose([common, toProvider]);
   app.use((ctx, next) => (isPagePath(ctx.path) ? pageChain(ctx, next) : protocol(ctx, next)));
 
   // Every minute: the embedded store's artifact index lives in memory, and codes and interactions expire

@@ -1,36 +1,35 @@
 // One place turns errors into pages: known errors keep their status and message; anything else is a
 // 500 with a generic page (details go to the log only). Never a stack trace to the browser.
-import type { Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { Renderer } from './render.ts';
 import type { Logger } from '../log.ts';
 import { TesseraError } from '../errors.ts';
 
-export function errorPages(render: Renderer, log: Logger): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-      if (ctx.status === 404 && ctx.body === undefined) render(ctx, 'error', { title: 'Page not found', message: 'This page doesn’t exist.' }, 404);
-    } catch (err) {
-      const e = err as Error & { status?: number; expose?: boolean };
-      let status = e instanceof TesseraError ? e.status : (e.status ?? 500);
-      if (status < 400 || status > 599) status = 500;
-      const message =
-        e instanceof TesseraError || (e.expose && status < 500)
-          ? e.message
-          : status === 413
-            ? 'That was too much data.'
-            : status < 500
-              ? 'That request wasn’t valid. Go back and try again.'
-              : 'Something went wrong on our side. Please try again.';
-      if (status >= 500) log.error({ err: e, path: ctx.path }, 'request failed');
-      else log.info({ status, path: ctx.path, reason: e.message }, 'request refused');
-      const wantsJson = !ctx.accepts('html');
-      if (wantsJson) {
-        ctx.status = status;
-        ctx.body = { error: status < 500 ? 'invalid_request' : 'server_error', error_description: message };
-      } else {
-        render(ctx, 'error', { title: status >= 500 ? 'Something went wrong' : 'We couldn’t do that', message }, status);
-      }
-    }
-  };
+/** A request nothing answered. */
+export function notFoundPage(ctx: Context, render: Renderer) {
+  render(ctx, 'error', { title: 'Page not found', message: 'This page doesn’t exist.' }, 404);
+}
+
+/** The page (or JSON error, for a client that doesn't take HTML) for an error a request threw. */
+export function errorPage(ctx: Context, err: unknown, render: Renderer, log: Logger) {
+  const e = err as Error & { status?: number; expose?: boolean };
+  let status = e instanceof TesseraError ? e.status : (e.status ?? 500);
+  if (status < 400 || status > 599) status = 500;
+  const message =
+    e instanceof TesseraError || (e.expose && status < 500)
+      ? e.message
+      : status === 413
+        ? 'That was too much data.'
+        : status < 500
+          ? 'That request wasn’t valid. Go back and try again.'
+          : 'Something went wrong on our side. Please try again.';
+  if (status >= 500) log.error({ err: e, path: ctx.path }, 'request failed');
+  else log.info({ status, path: ctx.path, reason: e.message }, 'request refused');
+  const wantsJson = !ctx.accepts('html');
+  if (wantsJson) {
+    ctx.status = status;
+    ctx.body = { error: status < 500 ? 'invalid_request' : 'server_error', error_description: message };
+  } else {
+    render(ctx, 'error', { title: status >= 500 ? 'Something went wrong' : 'We couldn’t do that', message }, status);
+  }
 }

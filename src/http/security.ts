@@ -1,6 +1,6 @@
 // Security headers on every response. Tessera's own pages get a strict CSP from render(); this sets the
 // parts that are safe for oidc-provider's responses too (it renders form_post pages with inline script).
-import type { Middleware } from 'koa';
+import type { ServerResponse } from 'node:http';
 
 export const PAGE_CSP = [
   "default-src 'self'",
@@ -14,19 +14,16 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export function securityHeaders(opts: { hsts: boolean }): Middleware {
-  return async (ctx, next) => {
-    await next();
-    const res = ctx.res;
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('X-Frame-Options', 'DENY');
-    if (!res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "frame-ancestors 'none'; object-src 'none'; base-uri 'none'");
-    if (opts.hsts) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    // These govern documents only: a token or JWKS response (JSON) doesn't carry them.
-    if (!/json/.test(String(res.getHeader('Content-Type') ?? ''))) {
-      res.setHeader('Referrer-Policy', 'no-referrer');
-      res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-      res.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
-    }
-  };
+/** Sets them on a response once it is complete (the page or the provider has set its own CSP, if any). */
+export function setSecurityHeaders(res: ServerResponse, opts: { hsts: boolean }) {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  if (!res.hasHeader('Content-Security-Policy')) res.setHeader('Content-Security-Policy', "frame-ancestors 'none'; object-src 'none'; base-uri 'none'");
+  if (opts.hsts) res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+  // These govern documents only: a token or JWKS response (JSON) doesn't carry them.
+  if (!/json/.test(String(res.getHeader('Content-Type') ?? ''))) {
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    res.setHeader('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
+  }
 }

@@ -45,7 +45,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
     adapter: createAdapterClass(store, box),
     clients: [],
     findAccount: async (_ctx, sub) => {
-      const account = await store.accounts.findById(sub);
+      const account = await store.accounts.viewById(sub);
       if (!account) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
     },

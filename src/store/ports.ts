@@ -30,6 +30,11 @@ export interface AccountRepo {
   /** Throws StoreConflictError when the email is taken. */
   create(account: AccountRecord): Promise<void>;
   findById(id: string): Promise<AccountRecord | null>;
+  /**
+   * The same record for reading only (findAccount on every token request): an adapter may hand out a
+   * shared, frozen object instead of a copy of its own.
+   */
+  viewById(id: string): Promise<Readonly<AccountRecord> | null>;
   findByEmail(email: string): Promise<AccountRecord | null>;
   /** Applies the patch, bumps updatedAt, returns the new record (null if unknown). Throws StoreConflictError on a taken email. */
   update(id: string, patch: AccountPatch): Promise<AccountRecord | null>;

@@ -94,6 +94,23 @@ function describeStoreContract(name: string, open: () => Promise<Store>, cleanup
         expect(await store.accounts.findByEmail('nobody@example.test')).toBeNull();
       });
 
+      it('gives a read-only view by id that a caller cannot change under other readers', async () => {
+        const a = account();
+        await store.accounts.create(a);
+        const view = await store.accounts.viewById(a.id);
+        expect(view).toEqual(a);
+        expect(await store.accounts.viewById('nobody')).toBeNull();
+        // A view may be shared (the embedded store's cache): then it is frozen, and changing it throws.
+        try {
+          (view as AccountRecord).recoveryCodes.push('tampered');
+          (view as AccountRecord).name = 'tampered';
+        } catch (err) {
+          expect(err).toBeInstanceOf(TypeError);
+        }
+        expect(await store.accounts.findById(a.id)).toEqual(a);
+        expect(await store.accounts.viewById(a.id)).toEqual(a);
+      });
+
       it('rejects a taken email or id with StoreConflictError', async () => {
         const a = account();
         await store.accounts.create(a);
@@ -123,6 +140,7 @@ function describeStoreContract(name: string, open: () => Promise<Store>, cleanup
         expect(next!.name).toBe(a.name);
         expect(next!.recoveryCodes).toEqual(a.recoveryCodes);
         expect(await store.accounts.findById(a.id)).toEqual(next);
+        expect(await store.accounts.viewById(a.id)).toEqual(next); // a cached view is never stale
         expect(await store.accounts.findByEmail('new@example.test')).toEqual(next);
         expect(await store.accounts.findByEmail(a.email)).toBeNull();
         expect(await store.accounts.update('nobody', { name: 'x' })).toBeNull();

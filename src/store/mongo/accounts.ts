@@ -60,6 +60,9 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
       const d = await Accounts.findById(id).lean<AccountDoc>();
       return d ? toAccount(d) : null;
     },
+    viewById(id) {
+      return this.findById(id);
+    },
     async findByEmail(email) {
       const d = await Accounts.findOne({ email }).lean<AccountDoc>();
       return d ? toAccount(d) : null;

@@ -34,6 +34,11 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
     async findById(id) {
       return read(id);
     },
+    // The cached record itself (frozen by the cache), without the copy findById makes: ~3 µs of a refresh.
+    viewById(id) {
+      const shared = cache.peek(id) ?? (read(id) ? cache.peek(id) : undefined);
+      return Promise.resolve(shared ?? null);
+    },
     async findByEmail(email) {
       const row = byEmail.get(email) as Row | undefined;
       return row ? fromJson<AccountRecord>(row.doc) : null;

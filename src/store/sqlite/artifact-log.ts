@@ -28,15 +28,36 @@ import type { OidcArtifactRepo } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
 import { copyDoc as copy } from './schema.ts';
 
+/** A commit row, with how many current records (or pinned removals) it holds. */
+interface Row {
+  seq: number;
+  live: number;
+  /** Rows holding removal records that must outlive this one (it holds the upserts they cancel). */
+  pins?: Row[];
+}
+
+/**
+ * An artifact in the index. Its payload is read from the cached record line, or from its row. Entries
+ * are the values of every map (no (model, id) string keys to build and hash on each call: measured).
+ */
 interface Entry {
-  row: number; // the commit row holding the current upsert record
+  model: string;
+  id: string;
+  row: Row; // the commit row holding the current upsert record
   line: number; // its line in that row
   exp: number; // epoch ms; Infinity = no expiry
   grantId?: string;
   uid?: string;
   userCode?: string;
   consumed?: number; // epoch seconds
-  consumedRow?: number; // the row holding the consumption record
+  consumedRow?: Row; // the row holding the consumption record
+  /**
+   * While the entry is among the recently written or read: its upsert record's JSON line, or, once read
+   * twice, its payload as parsed (a copy is cheaper than a parse: measured ~0.8 against ~1.6 µs).
+   */
+  cached?: string | Record<string, unknown>;
+  cachedIn?: number; // the cache generation that holds it
+  readBefore: boolean;
 }
 
 /** One line of a commit row. */
@@ -46,45 +67,47 @@ type LogRecord =
   | { o: 'd'; m: string; i: string };
 
 /**
- * Payloads of recent writes (as written, parsed once read), in two generations: when the young one is
- * full it becomes the old one and the old one is dropped whole. (A map trimmed from its oldest end made
- * every trim step over the holes left by the last ones: measured at ~8 µs per commit.) Aged only after a
- * commit, so an uncommitted payload, which the file can't give back yet, is never dropped.
+ * Record lines of recent writes and reads, kept on their entries, in two generations: when the young
+ * one is full it becomes the old one, and the entries of the old one that weren't touched since lose
+ * their line. (A map trimmed from its oldest end made every trim step over the holes left by the last
+ * ones: measured at ~8 µs per commit.) Aged only after a commit, so an uncommitted record, which the file
+ * can't give back yet, is never dropped.
  */
-class RecentPayloads {
+class RecentLines {
   private static readonly GENERATION = 1024;
-  private young = new Map<string, Record<string, unknown> | string>();
-  private old = new Map<string, Record<string, unknown> | string>();
+  private generation = 0;
+  private young: Entry[] = [];
+  private old: Entry[] = [];
 
-  get(key: string) {
-    return this.young.get(key) ?? this.old.get(key);
-  }
-
-  set(key: string, payload: Record<string, unknown> | string) {
-    this.old.delete(key);
-    this.young.set(key, payload);
-  }
-
-  delete(key: string) {
-    this.young.delete(key);
-    this.old.delete(key);
+  keep(entry: Entry, value: string | Record<string, unknown>) {
+    entry.cached = value;
+    if (entry.cachedIn === this.generation) return;
+    entry.cachedIn = this.generation;
+    this.young.push(entry);
   }
 
   age() {
-    if (this.young.size < RecentPayloads.GENERATION) return;
+    if (this.young.length < RecentLines.GENERATION) return;
+    for (const e of this.old) if (e.cachedIn !== this.generation) e.cached = e.cachedIn = undefined;
     this.old = this.young;
-    this.young = new Map();
+    this.young = [];
+    this.generation++;
   }
 
   clear() {
-    this.young.clear();
-    this.old.clear();
+    this.young = [];
+    this.old = [];
+    this.generation++;
   }
 }
-const SEP = '\u0000';
-const keyOf = (model: string, id: string) => `${model}${SEP}${id}`;
-const modelOf = (key: string) => key.slice(0, key.indexOf(SEP));
-const idOf = (key: string) => key.slice(key.indexOf(SEP) + 1);
+
+/** The artifacts of one model: by id, and by uid and user code where they have one. */
+class ModelIndex {
+  readonly byId = new Map<string, Entry>();
+  readonly byUid = new Map<string, Entry>();
+  readonly byUserCode = new Map<string, Entry>();
+}
+
 const str = (v: unknown) => (typeof v === 'string' && v.length ? v : undefined);
 const DONE: Promise<void> = Promise.resolve();
 
@@ -102,15 +125,10 @@ export class InstanceLockedError extends Error {
 const claimedHere = new Set<string>();
 
 export class SqliteArtifactLog implements OidcArtifactRepo {
-  private readonly byKey = new Map<string, Entry>();
-  private readonly byGrant = new Map<string, Set<string>>();
-  private readonly byUid = new Map<string, string>();
-  private readonly byUserCode = new Map<string, string>();
-  private readonly cache = new RecentPayloads();
-  /** Rows still needed, with how many current records (or pinned removals) each holds. */
-  private readonly refs = new Map<number, number>();
-  /** Rows holding removal records that must outlive the given row (the one with the removed upsert). */
-  private readonly pins = new Map<number, number[]>();
+  private readonly models = new Map<string, ModelIndex>();
+  /** Every artifact of a grant, for revokeByGrantId (any model). */
+  private readonly byGrant = new Map<string, Set<Entry>>();
+  private readonly cache = new RecentLines();
   private lastRow = 0;
   private loaded = false;
   private replaying = false; // rows are judged once the whole log is read
@@ -118,10 +136,10 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
 
   // The group commit: the row being written (its number and lines), rows to delete, and one promise for
   // the whole batch.
-  private pendingRow = 0;
+  private pendingRow: Row | null = null;
   private lines: string[] = [];
   private deadRows: number[] = [];
-  private batch: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | null = null;
+  private batch: Batch | null = null;
   // Server mode: writes don't wait (durably() does). Flushes are numbered so a request can tell whether
   // one that may have held its writes failed.
   private deferred = false;
@@ -188,21 +206,22 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const from = this.flushes;
     const result = await fn();
     // This request's writes are in flushes after `from`, or in the one still pending: wait for that.
-    if (this.batch) await this.batch.promise.catch(() => {});
+    if (this.batch) await this.batch.settled;
     if (this.failedFlush > from) throw this.failure!;
     return result;
   }
 
   upsert(model: string, id: string, payload: Record<string, unknown>, expiresAt: Date | null): Promise<void> {
     this.load();
-    const key = keyOf(model, id);
-    const json = JSON.stringify(payload);
+    const index = this.indexOf(model);
     const exp = expiresAt ? expiresAt.getTime() : null;
-    const old = this.byKey.get(key);
-    if (old) this.forget(key, old);
-    const line = this.append(`{"o":"u","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"e":${exp},"p":${json}}`);
-    this.link(key, entryFor(this.pendingRow, line, exp, payload));
-    this.cache.set(key, json); // most written tokens are never read back here: parse only when one is
+    const old = index.byId.get(id);
+    if (old) this.forget(index, old);
+    const record = `{"o":"u","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"e":${exp},"p":${JSON.stringify(payload)}}`;
+    const line = this.append(record);
+    const entry = entryFor(model, id, this.pendingRow!, line, exp, payload);
+    this.link(index, entry);
+    this.cache.keep(entry, record); // most written tokens are never read back here: parse only when one is
     return this.settled();
   }
 
@@ -210,42 +229,39 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   // every promise pay an async hook, and a refresh makes a dozen calls here.
   find(model: string, id: string) {
     this.load();
-    return Promise.resolve(this.read(keyOf(model, id)));
+    return Promise.resolve(this.read(this.models.get(model)?.byId.get(id)));
   }
 
   findByUid(model: string, uid: string) {
     this.load();
-    const key = this.byUid.get(keyOf(model, uid));
-    return Promise.resolve(key ? this.read(key) : undefined);
+    return Promise.resolve(this.read(this.models.get(model)?.byUid.get(uid)));
   }
 
   findByUserCode(model: string, userCode: string) {
     this.load();
-    const key = this.byUserCode.get(keyOf(model, userCode));
-    return Promise.resolve(key ? this.read(key) : undefined);
+    return Promise.resolve(this.read(this.models.get(model)?.byUserCode.get(userCode)));
   }
 
   consume(model: string, id: string): Promise<void> {
     this.load();
-    const key = keyOf(model, id);
-    const entry = this.byKey.get(key);
+    const entry = this.models.get(model)?.byId.get(id);
     if (!entry) return DONE;
-    // Kept in the entry and merged into what is read: the cached payload stays as it was written.
+    // Kept in the entry and merged into what is read: the record stays as it was written.
     const at = Math.floor(Date.now() / 1000);
     this.append(`{"o":"c","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"c":${at}}`);
-    if (entry.consumedRow !== undefined) this.unref(entry.consumedRow);
+    if (entry.consumedRow) this.unref(entry.consumedRow);
     entry.consumed = at;
-    entry.consumedRow = this.pendingRow;
-    this.ref(this.pendingRow);
+    entry.consumedRow = this.pendingRow!;
+    this.pendingRow!.live++;
     return this.settled();
   }
 
   destroy(model: string, id: string): Promise<void> {
     this.load();
-    const key = keyOf(model, id);
-    const entry = this.byKey.get(key);
-    if (!entry) return DONE;
-    this.remove(key, entry);
+    const index = this.models.get(model);
+    const entry = index?.byId.get(id);
+    if (!index || !entry) return DONE;
+    this.remove(index, entry);
     return this.settled();
   }
 
@@ -253,7 +269,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.load();
     const members = this.byGrant.get(grantId);
     if (!members) return DONE;
-    for (const key of [...members]) this.remove(key, this.byKey.get(key)!);
+    for (const entry of [...members]) this.remove(this.indexOf(entry.model), entry);
     return this.settled();
   }
 
@@ -261,97 +277,85 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   purgeExpired(now: number): void {
     this.load();
     this.ensureBatch();
-    for (const [key, entry] of this.byKey) if (entry.exp <= now) this.forget(key, entry); // replay skips them too
+    for (const index of this.models.values()) for (const entry of index.byId.values()) if (entry.exp <= now) this.forget(index, entry); // replay skips them too
     this.flush();
   }
 
   // ---- reading -------------------------------------------------------------------------------------
 
-  private read(key: string): Record<string, unknown> | undefined {
-    const entry = this.byKey.get(key);
+  /** A fresh payload object (the caller may change it: oidc-provider's models do change what they get). */
+  private read(entry: Entry | undefined): Record<string, unknown> | undefined {
     if (!entry || entry.exp <= Date.now()) return undefined;
-    return this.payloadOf(key, entry);
-  }
-
-  /** A copy the caller may change: oidc-provider's models do change what they are given. */
-  private payloadOf(key: string, entry: Entry): Record<string, unknown> {
-    const cached = this.cache.get(key);
+    const cached = entry.cached;
     let payload: Record<string, unknown>;
-    if (cached !== undefined && typeof cached !== 'string') payload = copy(cached);
+    if (typeof cached === 'object') payload = copy(cached);
     else {
-      payload =
-        cached !== undefined
-          ? (JSON.parse(cached) as Record<string, unknown>)
-          : (JSON.parse(lineAt((this.sql.lines.get(entry.row) as { lines: string }).lines, entry.line)) as Extract<LogRecord, { o: 'u' }>).p;
-      this.cache.set(key, copy(payload));
+      const record = cached ?? lineAt((this.sql.lines.get(entry.row.seq) as { lines: string }).lines, entry.line);
+      payload = (JSON.parse(record) as Extract<LogRecord, { o: 'u' }>).p;
+      // Tokens are mostly read once (a refresh token, a code); what is read again (grants, sessions) is
+      // likely read many times.
+      this.cache.keep(entry, entry.readBefore ? copy(payload) : record);
+      entry.readBefore = true;
     }
     if (entry.consumed !== undefined) payload.consumed = entry.consumed;
     return payload;
   }
 
-
   // ---- the index and row references ----------------------------------------------------------------
 
-  private link(key: string, e: Entry) {
-    this.byKey.set(key, e);
-    this.ref(e.row);
-    if (e.consumedRow !== undefined) this.ref(e.consumedRow);
-    const model = modelOf(key);
+  private indexOf(model: string): ModelIndex {
+    let index = this.models.get(model);
+    if (!index) this.models.set(model, (index = new ModelIndex()));
+    return index;
+  }
+
+  private link(index: ModelIndex, e: Entry) {
+    index.byId.set(e.id, e);
+    e.row.live++;
+    if (e.consumedRow) e.consumedRow.live++;
     if (e.grantId) {
       let members = this.byGrant.get(e.grantId);
       if (!members) this.byGrant.set(e.grantId, (members = new Set()));
-      members.add(key);
+      members.add(e);
     }
-    if (e.uid) this.byUid.set(keyOf(model, e.uid), key);
-    if (e.userCode) this.byUserCode.set(keyOf(model, e.userCode), key);
+    if (e.uid) index.byUid.set(e.uid, e);
+    if (e.userCode) index.byUserCode.set(e.userCode, e);
   }
 
   /** Takes an artifact out of the index (replaced, expired or removed) and releases its rows. */
-  private forget(key: string, e: Entry) {
-    this.byKey.delete(key);
-    this.cache.delete(key);
-    const model = modelOf(key);
+  private forget(index: ModelIndex, e: Entry) {
+    index.byId.delete(e.id);
+    e.cached = undefined;
     if (e.grantId) {
       const members = this.byGrant.get(e.grantId);
-      members?.delete(key);
+      members?.delete(e);
       if (members?.size === 0) this.byGrant.delete(e.grantId);
     }
-    if (e.uid && this.byUid.get(keyOf(model, e.uid)) === key) this.byUid.delete(keyOf(model, e.uid));
-    if (e.userCode && this.byUserCode.get(keyOf(model, e.userCode)) === key) this.byUserCode.delete(keyOf(model, e.userCode));
-    if (e.consumedRow !== undefined) this.unref(e.consumedRow);
+    if (e.uid && index.byUid.get(e.uid) === e) index.byUid.delete(e.uid);
+    if (e.userCode && index.byUserCode.get(e.userCode) === e) index.byUserCode.delete(e.userCode);
+    if (e.consumedRow) this.unref(e.consumedRow);
     this.unref(e.row);
   }
 
   /** Removal: a record that cancels the upsert at replay, kept as long as the upsert's row is. */
-  private remove(key: string, e: Entry) {
-    this.append(`{"o":"d","m":${JSON.stringify(modelOf(key))},"i":${JSON.stringify(idOf(key))}}`);
-    this.forget(key, e);
-    if (e.row !== this.pendingRow && this.refs.has(e.row)) this.pin(this.pendingRow, e.row);
+  private remove(index: ModelIndex, e: Entry) {
+    this.append(`{"o":"d","m":${JSON.stringify(e.model)},"i":${JSON.stringify(e.id)}}`);
+    this.forget(index, e);
+    if (e.row !== this.pendingRow && e.row.live > 0) this.pin(this.pendingRow!, e.row);
   }
 
-  private pin(removalRow: number, targetRow: number) {
-    this.ref(removalRow);
-    const list = this.pins.get(targetRow);
-    if (list) list.push(removalRow);
-    else this.pins.set(targetRow, [removalRow]);
+  private pin(removalRow: Row, target: Row) {
+    removalRow.live++;
+    (target.pins ??= []).push(removalRow);
   }
 
-  private ref(row: number) {
-    this.refs.set(row, (this.refs.get(row) ?? 0) + 1);
-  }
-
-  private unref(row: number) {
-    const n = (this.refs.get(row) ?? 1) - 1;
-    if (n > 0) {
-      this.refs.set(row, n);
-      return;
-    }
-    this.refs.delete(row);
+  private unref(row: Row) {
+    if (--row.live > 0) return;
     // The row being written is simply not written if nothing in it is needed at flush time.
-    if (row !== this.pendingRow && !this.replaying) this.deadRows.push(row);
-    const pinned = this.pins.get(row);
+    if (row !== this.pendingRow && !this.replaying) this.deadRows.push(row.seq);
+    const pinned = row.pins;
     if (pinned) {
-      this.pins.delete(row);
+      row.pins = undefined;
       for (const r of pinned) this.unref(r);
     }
   }
@@ -375,9 +379,11 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     let resolve!: () => void;
     let reject!: (err: Error) => void;
     const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-    promise.catch(() => {}); // a failure reaches whoever waits for it; nobody waiting is no crash
-    this.batch = { promise, resolve, reject };
-    this.pendingRow = ++this.lastRow;
+    // A failure reaches whoever waits for the promise (nobody waiting is no crash); durably() waits for
+    // `settled` and reads the failure from the flush counters instead.
+    const settled = promise.catch(() => {});
+    this.batch = { promise, settled, resolve, reject };
+    this.pendingRow = { seq: ++this.lastRow, live: 0 };
     setImmediate(() => this.flush());
   }
 
@@ -391,17 +397,17 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.lines = [];
     this.deadRows = [];
     this.batch = null;
-    this.pendingRow = 0;
+    this.pendingRow = null;
     this.flushes++;
     try {
-      const write = lines.length > 0 && this.refs.has(row);
+      const write = lines.length > 0 && row!.live > 0;
       if (dead.length === 0) {
         // The usual commit is the one INSERT: on its own it is its own transaction (BEGIN and COMMIT
         // as statements cost ~10 µs more per commit, measured).
-        if (write) this.sql.insert.run(row, lines.join('\n'));
+        if (write) this.sql.insert.run(row!.seq, lines.join('\n'));
       } else {
         this.sql.begin.run();
-        if (write) this.sql.insert.run(row, lines.join('\n'));
+        if (write) this.sql.insert.run(row!.seq, lines.join('\n'));
         for (const r of dead) this.sql.remove.run(r);
         this.sql.commit.run();
       }
@@ -434,46 +440,60 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private load() {
     if (this.loaded) return;
     this.loaded = true;
-    for (const m of [this.byKey, this.byGrant, this.byUid, this.byUserCode, this.cache, this.refs, this.pins]) m.clear();
+    this.models.clear();
+    this.byGrant.clear();
+    this.cache.clear();
     const now = Date.now();
     this.replaying = true;
-    const removals: Array<[number, number]> = []; // [row of the removal, row of the upsert it cancelled]
-    const rows: number[] = [];
+    const removals: Array<[Row, Row]> = []; // [row of the removal, row of the upsert it cancelled]
+    const rows: Row[] = [];
     for (const { seq, lines } of this.db.prepare('SELECT seq, lines FROM artifact_log ORDER BY seq').iterate() as Iterable<{ seq: number; lines: string }>) {
-      rows.push(seq);
+      const row: Row = { seq, live: 0 };
+      rows.push(row);
       this.lastRow = Math.max(this.lastRow, seq);
       const records = lines.split('\n');
       for (let line = 0; line < records.length; line++) {
         const r = JSON.parse(records[line]) as LogRecord;
-        const key = keyOf(r.m, r.i);
-        const current = this.byKey.get(key);
+        const index = this.indexOf(r.m);
+        const current = index.byId.get(r.i);
         if (r.o === 'u') {
-          if (current) this.forget(key, current);
+          if (current) this.forget(index, current);
           if (r.e !== null && r.e <= now) continue; // expired: gone
-          this.link(key, entryFor(seq, line, r.e, r.p));
+          this.link(index, entryFor(r.m, r.i, row, line, r.e, r.p));
         } else if (r.o === 'c' && current) {
-          if (current.consumedRow !== undefined) this.unref(current.consumedRow);
+          if (current.consumedRow) this.unref(current.consumedRow);
           current.consumed = r.c;
-          current.consumedRow = seq;
-          this.ref(seq);
+          current.consumedRow = row;
+          row.live++;
         } else if (r.o === 'd' && current) {
-          removals.push([seq, current.row]);
-          this.forget(key, current);
+          removals.push([row, current.row]);
+          this.forget(index, current);
         }
       }
     }
     this.replaying = false;
-    for (const [removalRow, target] of removals) if (this.refs.has(target)) this.pin(removalRow, target);
-    const dead = rows.filter((r) => !this.refs.has(r));
-    if (dead.length) this.db.transaction(() => dead.forEach((r) => this.sql.remove.run(r)))();
+    for (const [removalRow, target] of removals) if (target.live > 0) this.pin(removalRow, target);
+    const dead = rows.filter((r) => r.live === 0);
+    if (dead.length) this.db.transaction(() => dead.forEach((r) => this.sql.remove.run(r.seq)))();
   }
 }
 
+interface Batch {
+  promise: Promise<void>;
+  settled: Promise<void>; // the same, never rejecting
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 /** The index entry for an upsert record (the record's own `consumed`, if it has one, counts as consumed). */
-function entryFor(row: number, line: number, exp: number | null, payload: Record<string, unknown>): Entry {
-  const entry: Entry = { row, line, exp: exp ?? Infinity, grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode) };
-  if (typeof payload.consumed === 'number') entry.consumed = payload.consumed;
-  return entry;
+function entryFor(model: string, id: string, row: Row, line: number, exp: number | null, payload: Record<string, unknown>): Entry {
+  // Every field set here, so that all entries share one shape.
+  return {
+    model, id, row, line, exp: exp ?? Infinity,
+    grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode),
+    consumed: typeof payload.consumed === 'number' ? payload.consumed : undefined, consumedRow: undefined,
+    cached: undefined, cachedIn: undefined, readBefore: false,
+  };
 }
 
 /** The `n`th line of a commit row, without splitting the whole row. */

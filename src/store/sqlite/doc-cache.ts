@@ -8,6 +8,15 @@ import type { SqliteDb } from './index.ts';
 import { copyDoc } from './schema.ts';
 
 const MAX = 10_000;
+
+/** Freezes a record and everything in it, so a caller of peek() that tried to change it would throw. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 const CHECK_EVERY_MS = 10;
 
 export class DocCache<T> {
@@ -26,10 +35,16 @@ export class DocCache<T> {
     return doc === undefined ? undefined : copyDoc(doc);
   }
 
+  /** The cached record itself, frozen, for callers that only read it. */
+  peek(id: string): Readonly<T> | undefined {
+    this.validate();
+    return this.docs.get(id);
+  }
+
   set(id: string, doc: T) {
     this.validate();
     if (this.docs.size >= MAX) this.docs.clear();
-    this.docs.set(id, copyDoc(doc));
+    this.docs.set(id, deepFreeze(copyDoc(doc)));
   }
 
   delete(id: string) {

@@ -1,0 +1,29 @@
+// The first middleware of every request: the wait for durable writes, error pages and security headers.
+// One async frame rather than three middlewares: the token path is short, and each frame is a promise
+// that pays oidc-provider's async hook (bench/, issue #4).
+import type { Middleware } from 'koa';
+import type { Renderer } from './render.ts';
+import type { Logger } from '../log.ts';
+import { errorPage, notFoundPage } from './errors.ts';
+import { setSecurityHeaders } from './security.ts';
+
+export interface FrontOptions {
+  hsts: boolean;
+  render: Renderer;
+  log: Logger;
+  /** Runs the rest of the request and resolves once the writes it made are durable (the store port). */
+  durably: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+export function front({ hsts, render, log, durably }: FrontOptions): Middleware {
+  const headers = { hsts };
+  return async (ctx, next) => {
+    try {
+      await durably(next);
+      if (ctx.status === 404 && ctx.body === undefined) notFoundPage(ctx, render);
+    } catch (err) {
+      errorPage(ctx, err, render, log);
+    }
+    setSecurityHeaders(ctx.res, headers);
+  };
+}
