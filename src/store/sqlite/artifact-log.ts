@@ -9,7 +9,8 @@
 // So the table is a log of commits: one row per commit, holding that commit's records as JSON lines
 // (an upsert, a consumption or a removal). An insert touches the last pages only, and a refresh's three
 // writes, with those of the requests that ran beside it, are one statement. The lookups live in memory
-// ((model, id) → row and line, grant → members, uid → id), built by replaying the log at start. One
+// (per model: id, uid and user code → entry, which knows its row and line; grant → entries), built by
+// replaying the log at start. One
 // process owns the log (claim(): a lock file; the embedded store serves one instance, scale-out uses
 // MongoDB), so the memory index always says what the file holds.
 //
@@ -21,8 +22,8 @@
 // of the turn, and a write's promise resolves only after that COMMIT. In the server (claim()), writes
 // return at once instead and each request waits for the commits in durably() just before its response
 // goes out (app.ts wraps every request in it). Either way a response that hands out a token is sent
-// after the token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (recent
-// payloads are kept in memory).
+// after the token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (the record
+// lines of recent writes are kept on their entries).
 import fs from 'node:fs';
 import type { OidcArtifactRepo } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
@@ -37,8 +38,8 @@ interface Row {
 }
 
 /**
- * An artifact in the index. Its payload is read from the cached record line, or from its row. Entries
- * are the values of every map (no (model, id) string keys to build and hash on each call: measured).
+ * An artifact in the index. Its payload comes from what it has cached, or else from its row. Entries
+ * are the values of every map: no (model, id) string key is built and hashed on each call.
  */
 interface Entry {
   model: string;
@@ -67,9 +68,9 @@ type LogRecord =
   | { o: 'd'; m: string; i: string };
 
 /**
- * Record lines of recent writes and reads, kept on their entries, in two generations: when the young
- * one is full it becomes the old one, and the entries of the old one that weren't touched since lose
- * their line. (A map trimmed from its oldest end made every trim step over the holes left by the last
+ * What recent writes and reads cached on their entries, in two generations: when the young one is
+ * full it becomes the old one, and the entries of the old one that weren't touched since drop what
+ * they cached. (A map trimmed from its oldest end made every trim step over the holes left by the last
  * ones: measured at ~8 µs per commit.) Aged only after a commit, so an uncommitted record, which the file
  * can't give back yet, is never dropped.
  */
