@@ -28,6 +28,8 @@ export interface Memory {
   server: string;
   idleMb: number;
   logins: number;
+  /** RSS after the first half of the logins: growth that goes on in the second half is live data or a leak. */
+  halfwayMb: number;
   afterMb: number;
   settledMb: number;
   growthMb: number;
@@ -115,7 +117,8 @@ export function table(summary: Summary[], units: Record<string, string>): string
 
 export function memoryTable(memory: Memory[]): string {
   return memory
-    .map((m) => `${m.server}: RSS idle ${f(m.idleMb, 1)} MB → after ${m.logins} logins ${f(m.afterMb, 1)} MB (${f(m.settledMb, 1)} MB 5 s later), growth ${f(m.growthMb, 1)} MB; ` +
+    .map((m) => `${m.server}: RSS idle ${f(m.idleMb, 1)} MB → halfway ${f(m.halfwayMb, 1)} MB → after ${m.logins} logins ${f(m.afterMb, 1)} MB (${f(m.settledMb, 1)} MB 5 s later), ` +
+      `growth ${f(m.growthMb, 1)} MB (second half ${f(m.afterMb - m.halfwayMb, 1)} MB); ` +
       `${f(m.flowsPerS, 1)} logins/s, p99 ${f(m.p99)} ms, CPU ${f(m.cpuPct)} %, errors ${m.errors}${m.firstError ? ` (${m.firstError})` : ''}`)
     .join('\n');
 }

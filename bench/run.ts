@@ -124,12 +124,22 @@ async function memory(t: Target_): Promise<Memory> {
   await sleep(3000);
   const idleMb = rssMb(server.pid);
   pin(server.pid, ALL_CPUS);
-  const { value: run, cpuPct } = await withCpu(server.pid, () => runFlows({ concurrency: S.flowConcurrency, count: S.logins, flow: loginFlow(t, LOGIN) }));
+  const half = Math.floor(S.logins / 2);
+  let halfwayMb = NaN;
+  const { value: run, cpuPct } = await withCpu(server.pid, async () => {
+    const first = await runFlows({ concurrency: S.flowConcurrency, count: half, flow: loginFlow(t, LOGIN) });
+    halfwayMb = rssMb(server.pid);
+    const second = await runFlows({ concurrency: S.flowConcurrency, count: S.logins - half, flow: loginFlow(t, LOGIN) });
+    return {
+      completed: first.completed + second.completed, errors: first.errors + second.errors, seconds: first.seconds + second.seconds,
+      latencies: [...first.latencies, ...second.latencies], firstError: first.firstError ?? second.firstError,
+    };
+  });
   const afterMb = rssMb(server.pid);
   await sleep(5000);
   const settledMb = rssMb(server.pid);
   return {
-    server: server.name.replace(/^mem-/, ''), idleMb, logins: run.completed, afterMb, settledMb, growthMb: afterMb - idleMb,
+    server: server.name.replace(/^mem-/, ''), idleMb, logins: run.completed, halfwayMb, afterMb, settledMb, growthMb: afterMb - idleMb,
     flowsPerS: run.completed / run.seconds, p99: percentile(run.latencies, 99), errors: run.errors, cpuPct,
     ...(run.firstError ? { firstError: run.firstError } : {}),
   };
@@ -177,9 +187,15 @@ try {
   for (const r of rows.filter((x) => x.firstError)) log(`errors in ${r.scenario} / ${r.server} round ${r.round}: ${r.errors} (first: ${r.firstError})`);
   await stopAll();
 
-  log(`memory: fresh Tessera, idle RSS, then ${S.logins} password logins`);
+  log(`memory: fresh servers, idle RSS, then ${S.logins} password logins`);
   const mem: Memory[] = [];
-  if (ONLY.length === 0) for (const t of await launchTesseras('mem-')) mem.push(await memory(t));
+  if (ONLY.length === 0) {
+    for (const t of await launchTesseras('mem-')) mem.push(await memory(t));
+    await stopAll();
+    // The reference keeps every artifact in memory too: its growth is the baseline for how far V8 lets
+    // a heap grow under this load before collecting (its idle RSS includes tsx's loader, ~33 MB).
+    mem.push(await memory(await launch(startReference)));
+  }
   await stopAll();
 
   const summary = summarize(rows, REF);
