@@ -1,5 +1,6 @@
 // The embedded store's artifact log (src/store/sqlite/artifact-log.ts): what the store contract can't
-// see from one open store — replaying the log after a restart, rows freed once nothing in them is
+// see from one open store — reads from rows once the recent-records cache has let go, copies handed out
+// from it, replaying the log after a restart, rows freed once nothing in them is
 // current, removal records kept exactly as long as needed, the group commit's failure path, the lock
 // that keeps a second server off the file, and the migration from the old artifact table.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
@@ -45,6 +46,30 @@ afterEach(async () => {
 });
 
 describe('artifact log', () => {
+  it('reads what fell out of the recent-records cache from its row, and hands out copies', async () => {
+    const s = await store();
+    await s.claimForServer(); // the server's mode: writes return at once, commits run at the turn's end
+    await s.oidc.upsert('RefreshToken', 'rt-old', { jti: 'rt-old', grantId: 'g1', amr: ['pwd'] }, later());
+    await s.oidc.upsert('Grant', 'g1', { jti: 'g1', openid: { scope: 'openid' } }, later());
+    await s.oidc.consume('RefreshToken', 'rt-old');
+    // Thousands of later writes (several commits) push both out of the cache (two generations of 1,024).
+    for (let i = 0; i < 5000; i++) {
+      await s.oidc.upsert('AccessToken', `at-${i}`, { jti: `at-${i}`, grantId: 'g2' }, later());
+      if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(await s.oidc.find('RefreshToken', 'rt-old')).toMatchObject({ jti: 'rt-old', grantId: 'g1', amr: ['pwd'], consumed: expect.any(Number) });
+    // A payload read several times is cached as an object: what a caller does to its copy stays there.
+    for (let i = 0; i < 4; i++) {
+      const grant = (await s.oidc.find('Grant', 'g1')) as { openid: { scope: string }; extra?: string };
+      expect(grant).toEqual({ jti: 'g1', openid: { scope: 'openid' } });
+      grant.openid.scope = 'changed';
+      grant.extra = 'changed';
+    }
+    expect(await s.oidc.find('AccessToken', 'at-0')).toEqual({ jti: 'at-0', grantId: 'g2' });
+    expect(await s.oidc.find('AccessToken', 'at-4999')).toEqual({ jti: 'at-4999', grantId: 'g2' });
+  });
+
   it('replays upserts, consumptions, removals, replacements and grant links after a restart', async () => {
     let s = await store();
     await s.oidc.upsert('RefreshToken', 'rt-a', { jti: 'rt-a', grantId: 'g1' }, later());

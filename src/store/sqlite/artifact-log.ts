@@ -74,7 +74,7 @@ type LogRecord =
  * ones: measured at ~8 µs per commit.) Aged only after a commit, so an uncommitted record, which the file
  * can't give back yet, is never dropped.
  */
-class RecentLines {
+class RecentlyUsed {
   private static readonly GENERATION = 1024;
   private generation = 0;
   private young: Entry[] = [];
@@ -88,7 +88,7 @@ class RecentLines {
   }
 
   age() {
-    if (this.young.length < RecentLines.GENERATION) return;
+    if (this.young.length < RecentlyUsed.GENERATION) return;
     for (const e of this.old) if (e.cachedIn !== this.generation) e.cached = e.cachedIn = undefined;
     this.old = this.young;
     this.young = [];
@@ -129,7 +129,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private readonly models = new Map<string, ModelIndex>();
   /** Every artifact of a grant, for revokeByGrantId (any model). */
   private readonly byGrant = new Map<string, Set<Entry>>();
-  private readonly cache = new RecentLines();
+  private readonly cache = new RecentlyUsed();
   private lastRow = 0;
   private loaded = false;
   private replaying = false; // rows are judged once the whole log is read
