@@ -1,6 +1,7 @@
 // The embedded store's artifact log (src/store/sqlite/artifact-log.ts): what the store contract can't
-// see from one open store — reads from rows once the recent-records cache has let go, copies handed out
-// from it, replaying the log after a restart, rows freed once nothing in them is
+// see from one open store — reads from rows once the recent commits' bytes and the read cache have let
+// go, copies handed out from it, non-ASCII records in byte-addressed rows and in the TEXT rows of
+// earlier versions, replaying the log after a restart, rows freed once nothing in them is
 // current, removal records kept exactly as long as needed, the group commit's failure path, the lock
 // that keeps a second server off the file, and the migration from the old artifact table.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
@@ -46,15 +47,17 @@ afterEach(async () => {
 });
 
 describe('artifact log', () => {
-  it('reads what fell out of the recent-records cache from its row, and hands out copies', async () => {
+  it('reads what fell out of the recent commits and the read cache from its row, and hands out copies', async () => {
     const s = await store();
     await s.claimForServer(); // the server's mode: writes return at once, commits run at the turn's end
     await s.oidc.upsert('RefreshToken', 'rt-old', { jti: 'rt-old', grantId: 'g1', amr: ['pwd'] }, later());
     await s.oidc.upsert('Grant', 'g1', { jti: 'g1', openid: { scope: 'openid' } }, later());
     await s.oidc.consume('RefreshToken', 'rt-old');
-    // Thousands of later writes (several commits) push both out of the cache (two generations of 1,024).
+    // Thousands of later writes (several commits, 5 MB) push both out of the recent commits (4 MB) and the
+    // read cache (two generations of 1,024).
+    const pad = 'p'.repeat(1000);
     for (let i = 0; i < 5000; i++) {
-      await s.oidc.upsert('AccessToken', `at-${i}`, { jti: `at-${i}`, grantId: 'g2' }, later());
+      await s.oidc.upsert('AccessToken', `at-${i}`, { jti: `at-${i}`, grantId: 'g2', pad }, later());
       if (i % 100 === 99) await new Promise((r) => setImmediate(r));
     }
     await new Promise((r) => setImmediate(r));
@@ -66,8 +69,39 @@ describe('artifact log', () => {
       grant.openid.scope = 'changed';
       grant.extra = 'changed';
     }
-    expect(await s.oidc.find('AccessToken', 'at-0')).toEqual({ jti: 'at-0', grantId: 'g2' });
-    expect(await s.oidc.find('AccessToken', 'at-4999')).toEqual({ jti: 'at-4999', grantId: 'g2' });
+    expect(await s.oidc.find('AccessToken', 'at-0')).toEqual({ jti: 'at-0', grantId: 'g2', pad });
+    expect(await s.oidc.find('AccessToken', 'at-4999')).toEqual({ jti: 'at-4999', grantId: 'g2', pad });
+  });
+
+  it('finds each record of a row by its bytes when records hold non-ASCII text, and reads the TEXT rows of earlier versions', async () => {
+    const names = ['Zoë Ærø', 'ascii', '名前 😀 𝄞', 'é'.repeat(300)];
+    // A TEXT row as an earlier version wrote it, non-ASCII included (its records are found by characters).
+    const db = new Database(file);
+    db.exec('CREATE TABLE artifact_log (seq INTEGER PRIMARY KEY, lines TEXT NOT NULL)');
+    const old = names.map((name, i) => JSON.stringify({ o: 'u', m: 'Session', i: `old-${i}`, e: Date.now() + HOUR, p: { jti: `old-${i}`, name } }));
+    db.prepare('INSERT INTO artifact_log (seq, lines) VALUES (?, ?)').run(1, old.join('\n'));
+    db.close();
+
+    let s = await store();
+    await s.claimForServer();
+    // One commit holding ASCII and non-ASCII records side by side: a record's place in bytes differs from
+    // its place in characters.
+    await s.oidc.durably(async () => {
+      await Promise.all(names.map((name, i) => s.oidc.upsert('Session', `new-${i}`, { jti: `new-${i}`, name }, later())));
+    });
+    const all = async () => {
+      const found: unknown[] = [];
+      for (let i = 0; i < names.length; i++) found.push(await s.oidc.find('Session', `old-${i}`), await s.oidc.find('Session', `new-${i}`));
+      return found;
+    };
+    const expected = names.flatMap((name, i) => [{ jti: `old-${i}`, name }, { jti: `new-${i}`, name }]);
+    expect(await all()).toEqual(expected); // new ones from the recent commit's bytes, old ones from the file
+    s = await reopen(s); // replayed: every record from the file
+    expect(await all()).toEqual(expected);
+    const raw = new Database(file);
+    const kinds = raw.prepare('SELECT typeof(lines) AS t FROM artifact_log ORDER BY seq').all() as Array<{ t: string }>;
+    raw.close();
+    expect(kinds.map((k) => k.t)).toEqual(['text', 'blob']);
   });
 
   it('replays upserts, consumptions, removals, replacements and grant links after a restart', async () => {

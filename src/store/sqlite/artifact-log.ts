@@ -22,8 +22,14 @@
 // of the turn, and a write's promise resolves only after that COMMIT. In the server (claim()), writes
 // return at once instead and each request waits for the commits in durably() just before its response
 // goes out (app.ts wraps every request in it). Either way a response that hands out a token is sent
-// after the token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (the record
-// lines of recent writes are kept on their entries).
+// after the token is on disk (WAL, synchronous = NORMAL). Reads see staged writes at once (a staged
+// record's JSON line is kept on its entry until its commit).
+//
+// A commit row is written as UTF-8 bytes (a BLOB; rows of older versions are TEXT and read as such), and
+// the bytes of the last few megabytes of commits stay in memory as Buffers, outside V8's heap: what was
+// just written (a code, a rotated refresh token, a session) is read back without a SQLite read (~7 µs for
+// a 6 KB row, measured), and the young-generation GC doesn't copy it (as JS strings these records were
+// most of what survived each scavenge in the refresh benchmark, bench/).
 import fs from 'node:fs';
 import type { OidcArtifactRepo } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
@@ -35,6 +41,10 @@ interface Row {
   live: number;
   /** Rows holding removal records that must outlive this one (it holds the upserts they cancel). */
   pins?: Row[];
+  /** The row's bytes, while it is among the recent commits (RecentRows). */
+  recent?: Buffer;
+  /** Written by an older version as TEXT: its entries' places are in characters, not bytes. */
+  text?: boolean;
 }
 
 /**
@@ -45,7 +55,8 @@ interface Entry {
   model: string;
   id: string;
   row: Row; // the commit row holding the current upsert record
-  line: number; // its line in that row
+  start: number; // where its line is in the row: bytes (a BLOB row) or characters (an older TEXT row)
+  end: number;
   exp: number; // epoch ms; Infinity = no expiry
   grantId?: string;
   uid?: string;
@@ -53,8 +64,9 @@ interface Entry {
   consumed?: number; // epoch seconds
   consumedRow?: Row; // the row holding the consumption record
   /**
-   * While the entry is among the recently written or read: its upsert record's JSON line, or, once read
-   * twice, its payload as parsed (a copy is cheaper than a parse: measured ~0.8 against ~1.6 µs).
+   * Until its commit, the upsert record's JSON line (the row doesn't exist yet). Else, while the entry is
+   * among the recently read: the line as read from its row, or, once read twice, its payload as parsed (a
+   * copy is cheaper than a parse: measured ~0.8 against ~1.6 µs).
    */
   cached?: string | Record<string, unknown>;
   cachedIn?: number; // the cache generation that holds it
@@ -68,14 +80,46 @@ type LogRecord =
   | { o: 'd'; m: string; i: string };
 
 /**
- * What recent writes and reads cached on their entries, in two generations: when the young one is
+ * The bytes of the most recent commit rows, up to a budget, on their rows. At ~100 logins/s that is
+ * several seconds of artifacts: codes, sessions and interactions are read back within those.
+ */
+class RecentRows {
+  private static readonly BUDGET = 4 * 1024 * 1024;
+  private rows: Row[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  add(row: Row, bytes: Buffer) {
+    row.recent = bytes;
+    this.rows.push(row);
+    this.bytes += bytes.length;
+    while (this.bytes > RecentRows.BUDGET) {
+      const oldest = this.rows[this.head++];
+      this.bytes -= oldest.recent!.length;
+      oldest.recent = undefined;
+    }
+    if (this.head > 1024 && this.head * 2 > this.rows.length) {
+      this.rows = this.rows.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear() {
+    for (let i = this.head; i < this.rows.length; i++) this.rows[i].recent = undefined;
+    this.rows = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+}
+
+/**
+ * What recent reads cached on their entries, in two generations: when the young one is
  * full it becomes the old one, and the entries of the old one that weren't touched since drop what
  * they cached. (A map trimmed from its oldest end made every trim step over the holes left by the last
- * ones: measured at ~8 µs per commit.) Aged only after a commit, so an uncommitted record, which the file
- * can't give back yet, is never dropped.
+ * ones: measured at ~8 µs per commit.)
  */
 class RecentlyUsed {
-  private static readonly GENERATION = 1024;
+  private static readonly GENERATION = Number(process.env.GEN ?? 1024);
   private generation = 0;
   private young: Entry[] = [];
   private old: Entry[] = [];
@@ -130,6 +174,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   /** Every artifact of a grant, for revokeByGrantId (any model). */
   private readonly byGrant = new Map<string, Set<Entry>>();
   private readonly cache = new RecentlyUsed();
+  private readonly recentRows = new RecentRows();
   private lastRow = 0;
   private loaded = false;
   private replaying = false; // rows are judged once the whole log is read
@@ -139,6 +184,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   // the whole batch.
   private pendingRow: Row | null = null;
   private lines: string[] = [];
+  // The entries upserted in it and their line numbers: their places in the row are known at the flush.
+  private staged: Entry[] = [];
+  private stagedLines: number[] = [];
   private deadRows: number[] = [];
   private batch: Batch | null = null;
   // Server mode: writes don't wait (durably() does). Flushes are numbered so a request can tell whether
@@ -159,6 +207,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       insert: db.prepare('INSERT INTO artifact_log (seq, lines) VALUES (?, ?)'),
       remove: db.prepare('DELETE FROM artifact_log WHERE seq = ?'),
       lines: db.prepare('SELECT lines FROM artifact_log WHERE seq = ?'),
+      line: db.prepare('SELECT substr(lines, ?, ?) AS line FROM artifact_log WHERE seq = ?'),
       begin: db.prepare('BEGIN'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
@@ -220,9 +269,11 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     if (old) this.forget(index, old);
     const record = `{"o":"u","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"e":${exp},"p":${JSON.stringify(payload)}}`;
     const line = this.append(record);
-    const entry = entryFor(model, id, this.pendingRow!, line, exp, payload);
+    const entry = entryFor(model, id, this.pendingRow!, -1, -1, exp, payload);
+    entry.cached = record; // parsed only if read back
+    this.staged.push(entry);
+    this.stagedLines.push(line);
     this.link(index, entry);
-    this.cache.keep(entry, record); // most written tokens are never read back here: parse only when one is
     return this.settled();
   }
 
@@ -291,15 +342,27 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     let payload: Record<string, unknown>;
     if (typeof cached === 'object') payload = copy(cached);
     else {
-      const record = cached ?? lineAt((this.sql.lines.get(entry.row.seq) as { lines: string }).lines, entry.line);
+      const recent = entry.row.recent;
+      const record = cached ?? (recent ? recent.toString('utf8', entry.start, entry.end) : this.lineFromFile(entry));
       payload = (JSON.parse(record) as Extract<LogRecord, { o: 'u' }>).p;
       // Tokens are mostly read once (a refresh token, a code); what is read again (grants, sessions) is
-      // likely read many times.
-      this.cache.keep(entry, entry.readBefore ? copy(payload) : record);
+      // likely read many times. A line that had to come from the file is kept for the next read.
+      if (entry.readBefore) this.cache.keep(entry, copy(payload));
+      else if (cached === undefined && !recent) this.cache.keep(entry, record);
       entry.readBefore = true;
     }
     if (entry.consumed !== undefined) payload.consumed = entry.consumed;
     return payload;
+  }
+
+  /**
+   * An upsert record from its row in the file: just its bytes from a BLOB row; an older TEXT row is read
+   * whole (there substr() counts code points, and the index counts UTF-16 units).
+   */
+  private lineFromFile(entry: Entry): string {
+    const { row } = entry;
+    if (row.text) return (this.sql.lines.get(row.seq) as { lines: string }).lines.slice(entry.start, entry.end);
+    return bytesOf((this.sql.line.get(entry.start + 1, entry.end - entry.start, row.seq) as { line: Blob }).line).toString('utf8');
   }
 
   // ---- the index and row references ----------------------------------------------------------------
@@ -395,20 +458,25 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const row = this.pendingRow;
     const lines = this.lines;
     const dead = this.deadRows;
+    const staged = this.staged;
+    const stagedLines = this.stagedLines;
     this.lines = [];
     this.deadRows = [];
+    this.staged = [];
+    this.stagedLines = [];
     this.batch = null;
     this.pendingRow = null;
     this.flushes++;
+    const write = lines.length > 0 && row!.live > 0;
+    const bytes = write ? encodeRow(lines) : null;
     try {
-      const write = lines.length > 0 && row!.live > 0;
       if (dead.length === 0) {
         // The usual commit is the one INSERT: on its own it is its own transaction (BEGIN and COMMIT
         // as statements cost ~10 µs more per commit, measured).
-        if (write) this.sql.insert.run(row!.seq, lines.join('\n'));
+        if (bytes) this.sql.insert.run(row!.seq, bytes.row);
       } else {
         this.sql.begin.run();
-        if (write) this.sql.insert.run(row!.seq, lines.join('\n'));
+        if (bytes) this.sql.insert.run(row!.seq, bytes.row);
         for (const r of dead) this.sql.remove.run(r);
         this.sql.commit.run();
       }
@@ -433,7 +501,18 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
       batch.reject(error);
       return;
     }
-    this.cache.age(); // after the commit: what it drops is on disk
+    if (bytes) {
+      // The staged lines are in the row now: entries read them from its bytes (a line read twice
+      // meanwhile is cached parsed, and stays).
+      for (let i = 0; i < staged.length; i++) {
+        const e = staged[i];
+        e.start = bytes.starts[stagedLines[i]];
+        e.end = bytes.starts[stagedLines[i] + 1] - 1;
+        if (typeof e.cached === 'string') e.cached = undefined;
+      }
+      this.recentRows.add(row!, bytes.row);
+    }
+    this.cache.age();
     batch.resolve();
   }
 
@@ -444,23 +523,30 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.models.clear();
     this.byGrant.clear();
     this.cache.clear();
+    this.recentRows.clear();
     const now = Date.now();
     this.replaying = true;
     const removals: Array<[Row, Row]> = []; // [row of the removal, row of the upsert it cancelled]
     const rows: Row[] = [];
-    for (const { seq, lines } of this.db.prepare('SELECT seq, lines FROM artifact_log ORDER BY seq').iterate() as Iterable<{ seq: number; lines: string }>) {
+    for (const { seq, lines: stored } of this.db.prepare('SELECT seq, lines FROM artifact_log ORDER BY seq').iterate() as Iterable<{ seq: number; lines: string | Blob }>) {
       const row: Row = { seq, live: 0 };
       rows.push(row);
       this.lastRow = Math.max(this.lastRow, seq);
-      const records = lines.split('\n');
-      for (let line = 0; line < records.length; line++) {
-        const r = JSON.parse(records[line]) as LogRecord;
+      // A record never holds a raw newline (JSON escapes it), in bytes or in characters.
+      const text = typeof stored === 'string' ? stored : null;
+      const bytes = text === null ? bytesOf(stored as Blob) : null;
+      const length = text !== null ? text.length : bytes!.length;
+      if (text !== null) row.text = true;
+      for (let start = 0, end = 0; start < length; start = end + 1) {
+        end = text !== null ? text.indexOf('\n', start) : bytes!.indexOf(10, start);
+        if (end === -1) end = length;
+        const r = JSON.parse(text !== null ? text.slice(start, end) : bytes!.toString('utf8', start, end)) as LogRecord;
         const index = this.indexOf(r.m);
         const current = index.byId.get(r.i);
         if (r.o === 'u') {
           if (current) this.forget(index, current);
           if (r.e !== null && r.e <= now) continue; // expired: gone
-          this.link(index, entryFor(r.m, r.i, row, line, r.e, r.p));
+          this.link(index, entryFor(r.m, r.i, row, start, end, r.e, r.p));
         } else if (r.o === 'c' && current) {
           if (current.consumedRow) this.unref(current.consumedRow);
           current.consumed = r.c;
@@ -487,22 +573,33 @@ interface Batch {
 }
 
 /** The index entry for an upsert record (the record's own `consumed`, if it has one, counts as consumed). */
-function entryFor(model: string, id: string, row: Row, line: number, exp: number | null, payload: Record<string, unknown>): Entry {
+function entryFor(model: string, id: string, row: Row, start: number, end: number, exp: number | null, payload: Record<string, unknown>): Entry {
   // Every field set here, so that all entries share one shape.
   return {
-    model, id, row, line, exp: exp ?? Infinity,
+    model, id, row, start, end, exp: exp ?? Infinity,
     grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode),
     consumed: typeof payload.consumed === 'number' ? payload.consumed : undefined, consumedRow: undefined,
     cached: undefined, cachedIn: undefined, readBefore: false,
   };
 }
 
-/** The `n`th line of a commit row, without splitting the whole row. */
-function lineAt(text: string, n: number): string {
-  let start = 0;
-  for (let i = 0; i < n; i++) start = text.indexOf('\n', start) + 1;
-  const end = text.indexOf('\n', start);
-  return end === -1 ? text.slice(start) : text.slice(start, end);
+/** What libsql hands out for a BLOB: a Buffer from get(), an ArrayBuffer from iterate(). */
+type Blob = Buffer | ArrayBuffer;
+const bytesOf = (blob: Blob): Buffer => (Buffer.isBuffer(blob) ? blob : Buffer.from(blob)); // a view, no copy
+
+/** A commit row's bytes (its lines, UTF-8, newline-separated) and where each line starts (one past the end: the last). */
+function encodeRow(lines: string[]): { row: Buffer; starts: number[] } {
+  const text = lines.join('\n');
+  const row = Buffer.from(text, 'utf8');
+  const starts = new Array<number>(lines.length + 1);
+  let at = 0;
+  const ascii = row.length === text.length; // then a character is a byte: no need to measure each line
+  for (let i = 0; i < lines.length; i++) {
+    starts[i] = at;
+    at += (ascii ? lines[i].length : Buffer.byteLength(lines[i], 'utf8')) + 1;
+  }
+  starts[lines.length] = at;
+  return { row, starts };
 }
 
 function alive(pid: number): boolean {
