@@ -49,7 +49,7 @@ afterEach(async () => {
 describe('artifact log', () => {
   it('reads what fell out of the recent commits and the read cache from its row, and hands out copies', async () => {
     const s = await store();
-    await s.claimForServer(); // the server's mode: writes return at once, commits run at the turn's end
+    await s.claimForServer(); // the server's mode: writes return at once, commits run at the end of the next turn
     await s.oidc.upsert('RefreshToken', 'rt-old', { jti: 'rt-old', grantId: 'g1', amr: ['pwd'] }, later());
     await s.oidc.upsert('Grant', 'g1', { jti: 'g1', openid: { scope: 'openid' } }, later());
     await s.oidc.consume('RefreshToken', 'rt-old');
@@ -167,7 +167,7 @@ describe('artifact log', () => {
     await s.claimForServer();
     const write = s.oidc.upsert('AccessToken', 'd1', { jti: 'd1' }, later());
     expect(await write).toBeUndefined();
-    expect(rows()).toBe(0); // not committed yet: the turn hasn't ended
+    expect(rows()).toBe(0); // not committed yet: the next turn hasn't ended
     await s.oidc.durably(async () => {
       await s.oidc.upsert('AccessToken', 'd2', { jti: 'd2' }, later());
     });
