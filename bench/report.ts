@@ -33,6 +33,8 @@ export interface Memory {
   afterMb: number;
   settledMb: number;
   growthMb: number;
+  /** Live data after full GCs (the heap probe), read after each RSS reading: V8 heap and memory outside it, MB. */
+  live?: Record<'idle' | 'halfway' | 'after', { heapMb: number; externalMb: number }>;
   flowsPerS: number;
   p99: number;
   errors: number;
@@ -119,8 +121,18 @@ export function memoryTable(memory: Memory[]): string {
   return memory
     .map((m) => `${m.server}: RSS idle ${f(m.idleMb, 1)} MB → halfway ${f(m.halfwayMb, 1)} MB → after ${m.logins} logins ${f(m.afterMb, 1)} MB (${f(m.settledMb, 1)} MB 5 s later), ` +
       `growth ${f(m.growthMb, 1)} MB (second half ${f(m.afterMb - m.halfwayMb, 1)} MB); ` +
-      `${f(m.flowsPerS, 1)} logins/s, p99 ${f(m.p99)} ms, CPU ${f(m.cpuPct)} %, errors ${m.errors}${m.firstError ? ` (${m.firstError})` : ''}`)
+      `${f(m.flowsPerS, 1)} logins/s, p99 ${f(m.p99)} ms, CPU ${f(m.cpuPct)} %, errors ${m.errors}${m.firstError ? ` (${m.firstError})` : ''}` +
+      (m.live ? `\n${' '.repeat(m.server.length + 2)}${liveText(m.live, m.logins)}` : ''))
     .join('\n');
+}
+
+/** The live-data line: what full GCs leave, and how much each login added in each half (linear = live artifacts). */
+function liveText(live: NonNullable<Memory['live']>, logins: number): string {
+  const total = (x: { heapMb: number; externalMb: number }) => x.heapMb + x.externalMb;
+  const kbPerLogin = (from: typeof live.idle, to: typeof live.idle) => ((total(to) - total(from)) * 1024) / (logins / 2);
+  return `live after full GC: idle ${f(live.idle.heapMb, 1)} MB heap + ${f(live.idle.externalMb, 1)} MB outside it → halfway ` +
+    `${f(live.halfway.heapMb, 1)} + ${f(live.halfway.externalMb, 1)} MB → after ${f(live.after.heapMb, 1)} + ${f(live.after.externalMb, 1)} MB; ` +
+    `per login ${f(kbPerLogin(live.idle, live.halfway), 2)} KB (first half), ${f(kbPerLogin(live.halfway, live.after), 2)} KB (second half)`;
 }
 
 export function targetsText(targets: Target[]): string {

@@ -32,6 +32,7 @@ const TOKEN_SCENARIOS = ALL_TOKEN_SCENARIOS.filter(wanted);
 const FLOW_KINDS = [LOGIN, LOGIN_NOHASH, LOGIN_SMS].filter(wanted);
 const UNITS = { [LOGIN]: 'flows/s', [LOGIN_NOHASH]: 'flows/s', [LOGIN_SMS]: 'flows/s' };
 const log = (msg: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const startedAt = new Date().toISOString();
@@ -59,12 +60,12 @@ async function launch(start: () => Promise<Server>): Promise<Target_> {
   return t;
 }
 
-async function launchTesseras(prefix = ''): Promise<Target_[]> {
-  const out = [await launch(() => startTessera({ name: `${prefix}tessera-sqlite`, smsUrl: sms.url, smtpUrl: smtp.url }))];
+async function launchTesseras(prefix = '', heapProbe = false): Promise<Target_[]> {
+  const out = [await launch(() => startTessera({ name: `${prefix}tessera-sqlite`, smsUrl: sms.url, smtpUrl: smtp.url, heapProbe }))];
   if (mongoBase) {
     const uri = benchMongoUri(mongoBase);
     mongoUris.push(uri);
-    out.push(await launch(() => startTessera({ name: `${prefix}tessera-mongo`, smsUrl: sms.url, smtpUrl: smtp.url, mongoUri: uri })));
+    out.push(await launch(() => startTessera({ name: `${prefix}tessera-mongo`, smsUrl: sms.url, smtpUrl: smtp.url, mongoUri: uri, heapProbe })));
   }
   return out;
 }
@@ -118,17 +119,27 @@ async function measureAll(round: number, rows: Row[], seconds: number, flowMs: n
   }
 }
 
-/** A fresh Tessera: RSS idle, then after S.logins full password code flows at 8 concurrent. */
+/**
+ * A fresh server: RSS idle, then after S.logins full password code flows at 8 concurrent; and each time,
+ * after RSS is read, the live heap after full GCs (the heap probe).
+ */
 async function memory(t: Target_): Promise<Memory> {
   const { server } = t;
+  const live = async () => {
+    const h = await server.liveHeap!();
+    return { heapMb: h.heapUsed / MB, externalMb: h.external / MB };
+  };
   await sleep(3000);
   const idleMb = rssMb(server.pid);
+  const liveIdle = await live();
+  let liveHalfway = liveIdle;
   pin(server.pid, ALL_CPUS);
   const half = Math.floor(S.logins / 2);
   let halfwayMb = NaN;
   const { value: run, cpuPct } = await withCpu(server.pid, async () => {
     const first = await runFlows({ concurrency: S.flowConcurrency, count: half, flow: loginFlow(t, LOGIN) });
     halfwayMb = rssMb(server.pid);
+    liveHalfway = await live();
     const second = await runFlows({ concurrency: S.flowConcurrency, count: S.logins - half, flow: loginFlow(t, LOGIN) });
     return {
       completed: first.completed + second.completed, errors: first.errors + second.errors, seconds: first.seconds + second.seconds,
@@ -138,8 +149,10 @@ async function memory(t: Target_): Promise<Memory> {
   const afterMb = rssMb(server.pid);
   await sleep(5000);
   const settledMb = rssMb(server.pid);
+  const liveAfter = await live();
   return {
     server: server.name.replace(/^mem-/, ''), idleMb, logins: run.completed, halfwayMb, afterMb, settledMb, growthMb: afterMb - idleMb,
+    live: { idle: liveIdle, halfway: liveHalfway, after: liveAfter },
     flowsPerS: run.completed / run.seconds, p99: percentile(run.latencies, 99), errors: run.errors, cpuPct,
     ...(run.firstError ? { firstError: run.firstError } : {}),
   };
@@ -190,11 +203,11 @@ try {
   log(`memory: fresh servers, idle RSS, then ${S.logins} password logins`);
   const mem: Memory[] = [];
   if (ONLY.length === 0) {
-    for (const t of await launchTesseras('mem-')) mem.push(await memory(t));
+    for (const t of await launchTesseras('mem-', true)) mem.push(await memory(t));
     await stopAll();
     // The reference keeps every artifact in memory too: its growth is the baseline for how far V8 lets
     // a heap grow under this load before collecting (its idle RSS includes tsx's loader, ~33 MB).
-    mem.push(await memory(await launch(startReference)));
+    mem.push(await memory(await launch(() => startReference({ heapProbe: true }))));
   }
   await stopAll();
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mongoUriWithDatabase, dropMongoDatabase } from '../test/support/mongo-test-server.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,6 +57,27 @@ export interface Server {
   issuer: string;
   pid: number;
   stop(): Promise<void>;
+  /** Started with the heap probe (memory run): live heap after full GCs, in bytes. */
+  liveHeap?(): Promise<LiveHeap>;
+}
+
+export interface LiveHeap {
+  heapUsed: number;
+  external: number;
+}
+
+const HEAP_PROBE = path.join(ROOT, 'bench', 'heap-probe.mjs');
+
+/** Asks a server started with the probe for a reading (SIGUSR2) and waits for its file. */
+function heapReader(pid: number, file: string): () => Promise<LiveHeap> {
+  return async () => {
+    fs.rmSync(file, { force: true });
+    process.kill(pid, 'SIGUSR2');
+    for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as LiveHeap;
+    }
+    throw new Error(`no heap reading from pid ${pid} within 30 s`);
+  };
 }
 
 /**
@@ -64,10 +85,14 @@ export interface Server {
  * which execs: the child's pid is the server's own, so /proc readings are the server's.
  * BENCH_PROFILE=1 adds --cpu-prof; profiles are written when the server exits on SIGTERM.
  */
-function spawnNode(file: string, env: Record<string, string>, cpus: string, profileName?: string): ChildProcess {
+function spawnNode(file: string, env: Record<string, string>, cpus: string, profileName?: string, heapProbeFile?: string): ChildProcess {
   const prof = process.env.BENCH_PROFILE && profileName
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', profileName)}`] // one file per thread (tsx's loader hooks run in a worker)
     : [];
+  if (heapProbeFile) {
+    prof.push('--expose-gc', '--import', pathToFileURL(HEAP_PROBE).href);
+    env = { ...env, HEAP_PROBE_FILE: heapProbeFile };
+  }
   // Tessera runs as `npm start` does, compiled (dist/*.js, plain node); TypeScript files go through tsx.
   const args = file.endsWith('.js') ? [...prof, file] : [...prof, '--import', 'tsx', file];
   const [cmd, argv] = pinning ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
@@ -108,6 +133,8 @@ export interface TesseraOptions {
   smsUrl: string;
   smtpUrl: string;
   mongoUri?: string;
+  /** For the memory run: start with the heap probe. */
+  heapProbe?: boolean;
 }
 
 /** Seeds a fresh store (bench/tessera-setup.ts, same environment), then starts dist/main.js (`npm run build`) on it. */
@@ -143,7 +170,8 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
     throw new Error(`seeding ${o.name} failed (${code}):\n${setupOut()}`);
   }
 
-  const child = spawnNode('dist/main.js', env, SERVER_CPUS, o.name);
+  const probeFile = o.heapProbe ? path.join(dataDir, 'heap-probe.json') : undefined;
+  const child = spawnNode('dist/main.js', env, SERVER_CPUS, o.name, probeFile);
   const stop = stopper(child);
   await waitReady(o.name, issuer, child, tail(child)).catch(async (err) => {
     await stop();
@@ -152,6 +180,7 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
   });
   return {
     name: o.name, issuer, pid: child.pid!, dataDir,
+    ...(probeFile ? { liveHeap: heapReader(child.pid!, probeFile) } : {}),
     async stop() {
       await stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -159,13 +188,19 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
   };
 }
 
-export async function startReference(): Promise<Server> {
+export async function startReference(o: { heapProbe?: boolean } = {}): Promise<Server> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const child = spawnNode('bench/reference-server.ts', { PORT: String(port), NODE_ENV: 'production' }, SERVER_CPUS, 'reference');
-  const stop = stopper(child);
+  const probeDir = o.heapProbe ? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-ref-')) : null;
+  const probeFile = probeDir ? path.join(probeDir, 'heap-probe.json') : undefined;
+  const child = spawnNode('bench/reference-server.ts', { PORT: String(port), NODE_ENV: 'production' }, SERVER_CPUS, 'reference', probeFile);
+  const kill = stopper(child);
+  const stop = async () => {
+    await kill();
+    if (probeDir) fs.rmSync(probeDir, { recursive: true, force: true });
+  };
   await waitReady('reference', issuer, child, tail(child)).catch(async (err) => (await stop(), Promise.reject(err)));
-  return { name: 'reference', issuer, pid: child.pid!, stop };
+  return { name: 'reference', issuer, pid: child.pid!, stop, ...(probeFile ? { liveHeap: heapReader(child.pid!, probeFile) } : {}) };
 }
 
 /** A database of its own under the given MongoDB server, so runs never see each other's data. */
