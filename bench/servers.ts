@@ -83,18 +83,19 @@ function heapReader(pid: number, file: string): () => Promise<LiveHeap> {
 /**
  * `node --import tsx FILE` (not the tsx CLI, which runs node in a second process) under `taskset -c`,
  * which execs: the child's pid is the server's own, so /proc readings are the server's.
- * BENCH_PROFILE=1 adds --cpu-prof; profiles are written when the server exits on SIGTERM.
+ * BENCH_PROFILE=1 adds --cpu-prof; profiles are written when the server exits on SIGTERM. A heap probe
+ * file adds --expose-gc and the probe preload (memory run).
  */
 function spawnNode(file: string, env: Record<string, string>, cpus: string, profileName?: string, heapProbeFile?: string): ChildProcess {
-  const prof = process.env.BENCH_PROFILE && profileName
+  const flags = process.env.BENCH_PROFILE && profileName
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', profileName)}`] // one file per thread (tsx's loader hooks run in a worker)
     : [];
   if (heapProbeFile) {
-    prof.push('--expose-gc', '--import', pathToFileURL(HEAP_PROBE).href);
+    flags.push('--expose-gc', '--import', pathToFileURL(HEAP_PROBE).href);
     env = { ...env, HEAP_PROBE_FILE: heapProbeFile };
   }
   // Tessera runs as `npm start` does, compiled (dist/*.js, plain node); TypeScript files go through tsx.
-  const args = file.endsWith('.js') ? [...prof, file] : [...prof, '--import', 'tsx', file];
+  const args = file.endsWith('.js') ? [...flags, file] : [...flags, '--import', 'tsx', file];
   const [cmd, argv] = pinning ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
   return spawn(cmd, argv as string[], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
