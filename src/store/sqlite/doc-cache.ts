@@ -8,6 +8,7 @@ import type { SqliteDb } from './index.ts';
 import { copyDoc } from './schema.ts';
 
 const MAX = 10_000;
+const CHECK_EVERY_MS = 10;
 
 /** Freezes a record and everything in it, so a caller of peek() that tried to change it would throw. */
 function deepFreeze<T>(value: T): T {
@@ -17,7 +18,6 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-const CHECK_EVERY_MS = 10;
 
 export class DocCache<T> {
   private readonly docs = new Map<string, T>();

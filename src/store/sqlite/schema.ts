@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS clients (
   doc TEXT NOT NULL
 );
 -- oidc-provider artifacts: a log with one row per commit, its records as JSON lines, looked up through
--- an in-memory index (artifact-log.ts).
+-- an in-memory index (artifact-log.ts). Rows are written as UTF-8 bytes (BLOB values, which a TEXT
+-- column keeps as they are); rows written by earlier versions are TEXT and are read as such.
 CREATE TABLE IF NOT EXISTS artifact_log (
   seq INTEGER PRIMARY KEY,
   lines TEXT NOT NULL
