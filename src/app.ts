@@ -16,7 +16,10 @@ import { SecretBox } from './secrets.ts';
 import { DevOutbox } from './notify/outbox.ts';
 import { createMailSender } from './notify/mail.ts';
 import { createSmsSender } from './notify/sms.ts';
-import { SmsGuard, EmailGuard, LoginGuard } from './guard/limits.ts';
+import { SecurityNotices } from './notify/notices.ts';
+import { SmsGuard, EmailGuard, LoginGuard, FormGuard } from './guard/limits.ts';
+import { AccountUnlock } from './guard/unlock.ts';
+import { setHashConcurrency } from './accounts/passwords.ts';
 import { AcrModel } from './oidc/acr.ts';
 import { createRenderer } from './http/render.ts';
 import { createProvider, type ProviderPages } from './oidc/provider.ts';
@@ -24,17 +27,21 @@ import { AccountService } from './accounts/service.ts';
 import { ChallengeEngine } from './challenges/engine.ts';
 import { RecoveryCodes } from './factors/recovery.ts';
 import { front } from './http/front.ts';
-import { verifyCsrf } from './http/csrf.ts';
+import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
+import { TrustedProxies, applyForwarding } from './http/proxy.ts';
+import { AllowedHosts } from './http/hosts.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
 import { publicRouter } from './accounts/routes.ts';
+import { unlockRouter } from './accounts/unlock-routes.ts';
 import { ensureAccountClient } from './account/client.ts';
 import { ClientService } from './admin/clients.ts';
+import { syncDemoClient } from './admin/demo-client.ts';
 import type { Services } from './services.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
-const FORM_PREFIXES = ['/interaction/', '/account'];
-const PAGE_PREFIXES = ['/interaction/', '/account', '/email/', '/dev/', '/static/'];
+const FORM_PREFIXES = ['/unlock', '/interaction/', '/account'];
+const PAGE_PREFIXES = ['/unlock', '/interaction/', '/account', '/email/', '/dev/', '/static/'];
 const isPagePath = (p: string) => p === '/' || p === '/favicon.ico' || PAGE_PREFIXES.some((prefix) => p.startsWith(prefix));
 
 // What a person can act on, by OAuth error; the protocol detail is shown below it for the app's developer.
@@ -91,19 +98,31 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     },
   };
   const provider = createProvider({ config, store, keys, box, acr, pages });
-  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), emailGuard: new EmailGuard(store), config, log, audit });
+  const smsGuard = new SmsGuard(store, config.sms.limits);
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store), config, log, audit });
+  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });
+  setHashConcurrency(config.limits.passwordHashConcurrency);
+  const loginGuard = new LoginGuard(store, config.login);
+  const unlock = new AccountUnlock({ store, config, challenges, loginGuard, audit, log });
   const services: Services = {
-    config, store, log, provider, acr, render, outbox, box, audit, challenges, rememberKey: keys.cookieKeys[0],
-    accounts: new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }),
+    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, rememberKey: keys.cookieKeys[0],
+    accounts: new AccountService({ store, config, loginGuard, unlock }),
+    unlock,
+    guards: new FormGuard(store, config.limits),
     recovery: new RecoveryCodes(store, box),
   };
 
   await ensureAccountClient(store, config.issuer);
-  if (config.demoClient) await new ClientService(store, box, provider).ensure(config.demoClient);
+  await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 
   const app = new Koa();
   app.keys = keys.cookieKeys; // must equal the provider's cookie keys (field notes)
-  app.proxy = config.trustProxy;
+  // Koa believes X-Forwarded-* only with proxies configured; applyForwarding (first thing below) strips
+  // them from every peer that isn't one of those proxies.
+  const proxies = new TrustedProxies(config.trustedProxies);
+  const hosts = new AllowedHosts(config.issuer, config.allowedHosts);
+  const sessionCookie = (provider as unknown as { cookieName(type: string): string }).cookieName('session');
+  app.proxy = proxies.any;
   // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
   // the embedded store commits concurrent requests' writes together meanwhile.
   const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn) });
@@ -116,7 +135,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     }
     return next();
   };
-  const routers = [publicRouter(services), interactionRouter(services), accountRouter(services)];
+  const routers = [publicRouter(services), unlockRouter(services), interactionRouter(services), accountRouter(services)];
   const toProvider = mount(provider);
   // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token
@@ -124,12 +143,22 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const pageChain = compose([
     common,
     mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })),
+    csrfSessionBinding(async (ctx) => {
+      const id = ctx.cookies.get(sessionCookie, { signed: true });
+      return id ? (await provider.Session.find(id))?.uid : undefined;
+    }),
     forms,
     ...routers.flatMap((r) => [r.routes(), r.allowedMethods()]),
     toProvider,
   ] as Koa.Middleware[]);
   const protocol = compose([common, toProvider]);
-  app.use((ctx, next) => (isPagePath(ctx.path) ? pageChain(ctx, next) : protocol(ctx, next)));
+  // One frame in front of both chains: forwarded headers per TRUSTED_PROXIES, then the host check, which
+  // answers a foreign Host before discovery or any page could put it in a URL.
+  app.use((ctx, next) => {
+    applyForwarding(ctx, proxies);
+    if (!hosts.allows(ctx)) return hosts.refuse(ctx);
+    return isPagePath(ctx.path) ? pageChain(ctx, next) : protocol(ctx, next);
+  });
 
   // Every minute: the embedded store's artifact index lives in memory, and codes and interactions expire
   // within minutes of being made.

@@ -1,9 +1,11 @@
 // One typed configuration object: config/default.json, then config/<NODE_ENV>.json, then environment
 // variables, validated with zod so a bad value stops the start with a message naming it.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_SMS_DENIED_PREFIXES, SMS_PREFIX_ENTRY, parseDeniedPrefixes } from './accounts/sms-ranges.ts';
 
 const CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'config');
 
@@ -16,6 +18,22 @@ const url = (protocols: string[], what: string) =>
     }
   }, `must be a ${what} URL (${protocols.join(' or ')})`);
 
+// TRUSTED_PROXIES entries: an IPv4/IPv6 address or a CIDR range (10.0.0.0/8, fd00::/8).
+function isAddressOrCidr(v: string): boolean {
+  const [address, bits, ...rest] = v.split('/');
+  const family = net.isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+// ALLOWED_HOSTS entries: a host name or IP literal with an optional port, as a Host header names it.
+const HOST_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:\d{1,5})?$/i;
+
+/** localhost, 127.0.0.0/8 or [::1]: only that machine can reach the issuer (dev conveniences are safe). */
+export function isLoopbackIssuer(issuer: string): boolean {
+  const host = new URL(issuer).hostname;
+  return host === 'localhost' || host === '[::1]' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
 const countryList = z.array(z.string().regex(/^[A-Z]{2}$/, 'must be ISO 3166 alpha-2 codes like GB'));
 
 export const ConfigSchema = z
@@ -25,7 +43,10 @@ export const ConfigSchema = z
     issuer: url(['http:', 'https:'], 'http(s)').nullable(),
     dataDir: z.string().min(1),
     mongodbUri: url(['mongodb:', 'mongodb+srv:'], 'MongoDB').nullable(),
-    trustProxy: z.boolean(),
+    // Reverse proxies whose X-Forwarded-* headers are believed (src/http/proxy.ts); empty = none.
+    trustedProxies: z.array(z.string().refine(isAddressOrCidr, 'must be IP addresses or CIDR ranges like 10.0.0.0/8 or fd00::/8')),
+    // Host names besides the issuer's that requests may name (src/http/hosts.ts); any other gets a 400.
+    allowedHosts: z.array(z.string().regex(HOST_PORT, 'must be host[:port] entries like id.example.com or id.example.com:8443')),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     mail: z.object({ smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(), from: z.string().min(3) }),
     sms: z.object({
@@ -37,6 +58,10 @@ export const ConfigSchema = z
       }),
       defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code like US'),
       allowedCountries: countryList,
+      // Number ranges never texted (toll fraud), src/accounts/sms-ranges.ts; SMS_DENIED_PREFIXES.
+      deniedPrefixes: z
+        .array(z.string().regex(SMS_PREFIX_ENTRY, 'must be E.164 prefixes like +881 (a leading ! makes an exception, like !+447624)'))
+        .default([...DEFAULT_SMS_DENIED_PREFIXES]),
       limits: z.object({
         cooldownSeconds: z.number().int().min(0),
         perNumberHourly: z.number().int().min(1),
@@ -52,20 +77,31 @@ export const ConfigSchema = z
       ttlSeconds: z.number().int().min(30),
       maxAttempts: z.number().int().min(1).max(20),
       length: z.number().int().min(6).max(10),
+      maxWrongPerAccountDaily: z.number().int().min(1),
     }),
+    // Password lockout (src/guard/limits.ts LoginGuard) and abuse caps on costly forms.
     login: z.object({
       maxFailuresPerAccount: z.number().int().min(1),
+      accountWindowSeconds: z.number().int().min(1),
       maxFailuresPerIp: z.number().int().min(1),
       lockoutSeconds: z.number().int().min(1),
+      delayAfterFailures: z.number().int().min(1),
+      delaySeconds: z.number().int().min(1),
+    }),
+    limits: z.object({
+      registration: z.object({ perIpHourly: z.number().int().min(1), globalHourly: z.number().int().min(1) }),
+      passwordReset: z.object({ perIpHourly: z.number().int().min(1), globalHourly: z.number().int().min(1) }),
+      passwordHashConcurrency: z.number().int().min(1).max(64),
     }),
     acr: z.object({ oneFactor: z.string().min(1), mfa: z.string().min(1), mfaSms: z.string().min(1) }),
     mfa: z.object({ inlinePhoneEnrolment: z.boolean(), rememberBrowserDays: z.number().int().min(0) }),
-    devOutbox: z.boolean().nullable(),
+    devOutbox: z.boolean().nullable(), // null = on in development with a loopback issuer
     secrets: z.object({
       cookieKeys: z.array(z.string().min(32, 'cookie secrets must be at least 32 characters')),
       dataKey: z.string().min(32, 'DATA_KEY must be at least 32 characters').nullable(),
     }),
-    demoClient: z.record(z.string(), z.unknown()).nullable(),
+    demoClient: z.record(z.string(), z.unknown()).nullable(), // its secret is published in the README
+    demoClientEnabled: z.boolean().nullable(), // null = on in development with a loopback issuer
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -84,7 +120,7 @@ export const ConfigSchema = z
     if (!c.mail.smtpUrl) ctx.addIssue({ code: 'custom', path: ['mail', 'smtpUrl'], message: 'SMTP_URL is required in production' });
   });
 
-export type Config = z.infer<typeof ConfigSchema> & { issuer: string; devOutbox: boolean };
+export type Config = z.infer<typeof ConfigSchema> & { issuer: string; devOutbox: boolean; demoClientEnabled: boolean; warnings: string[] };
 
 type Json = Record<string, unknown>;
 function merge(a: Json, b: Json): Json {
@@ -107,7 +143,8 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ISSUER: ['issuer', (v) => v.replace(/\/+$/, '')],
   DATA_DIR: ['dataDir', String],
   MONGODB_URI: ['mongodbUri', String],
-  TRUST_PROXY: ['trustProxy', bool],
+  TRUSTED_PROXIES: ['trustedProxies', list],
+  ALLOWED_HOSTS: ['allowedHosts', (v) => list(v.toLowerCase())],
   LOG_LEVEL: ['logLevel', String],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
@@ -117,6 +154,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   VONAGE_REST_HOST: ['sms.vonage.restHost', (v) => v.replace(/\/+$/, '')],
   PHONE_DEFAULT_REGION: ['sms.defaultRegion', (v) => v.toUpperCase()],
   PHONE_ALLOWED_COUNTRIES: ['sms.allowedCountries', (v) => list(v.toUpperCase())],
+  SMS_DENIED_PREFIXES: ['sms.deniedPrefixes', parseDeniedPrefixes],
   SMS_COOLDOWN_SECONDS: ['sms.limits.cooldownSeconds', int],
   SMS_PER_NUMBER_HOURLY: ['sms.limits.perNumberHourly', int],
   SMS_PER_NUMBER_DAILY: ['sms.limits.perNumberDaily', int],
@@ -127,8 +165,21 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   SMS_GLOBAL_DAILY: ['sms.limits.globalDaily', int],
   CODE_TTL_SECONDS: ['codes.ttlSeconds', int],
   CODE_MAX_ATTEMPTS: ['codes.maxAttempts', int],
+  CODE_MAX_WRONG_PER_ACCOUNT_DAILY: ['codes.maxWrongPerAccountDaily', int],
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: ['login.maxFailuresPerAccount', int],
+  LOGIN_ACCOUNT_WINDOW_SECONDS: ['login.accountWindowSeconds', int],
+  LOGIN_MAX_FAILURES_PER_IP: ['login.maxFailuresPerIp', int],
+  LOGIN_LOCKOUT_SECONDS: ['login.lockoutSeconds', int],
+  LOGIN_DELAY_AFTER_FAILURES: ['login.delayAfterFailures', int],
+  LOGIN_DELAY_SECONDS: ['login.delaySeconds', int],
+  REGISTRATION_PER_IP_HOURLY: ['limits.registration.perIpHourly', int],
+  REGISTRATION_GLOBAL_HOURLY: ['limits.registration.globalHourly', int],
+  PASSWORD_RESET_PER_IP_HOURLY: ['limits.passwordReset.perIpHourly', int],
+  PASSWORD_RESET_GLOBAL_HOURLY: ['limits.passwordReset.globalHourly', int],
+  PASSWORD_HASH_CONCURRENCY: ['limits.passwordHashConcurrency', int],
   MFA_INLINE_PHONE_ENROLMENT: ['mfa.inlinePhoneEnrolment', bool],
   DEV_OUTBOX: ['devOutbox', bool],
+  DEMO_CLIENT: ['demoClientEnabled', bool],
   COOKIE_SECRETS: ['secrets.cookieKeys', list],
   DATA_KEY: ['secrets.dataKey', String],
   ACR_1FA: ['acr.oneFactor', String],
@@ -157,6 +208,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json
     if (v !== undefined && v !== '') setPath(raw, dotted, parse(v));
   }
   raw = merge(raw, overrides);
+  // TRUST_PROXY believed X-Forwarded-* from any client (anyone could pick their own IP for the per-IP
+  // limits): refuse to start rather than silently ignore a deployment's setting.
+  if ((env.TRUST_PROXY !== undefined && env.TRUST_PROXY !== '') || raw.trustProxy !== undefined)
+    throw new ConfigError(
+      'TRUST_PROXY (trustProxy) is no longer supported: it trusted X-Forwarded-* headers from any client. ' +
+        'Set TRUSTED_PROXIES to the addresses of your reverse proxies instead (comma-separated IPs or CIDR ranges, e.g. TRUSTED_PROXIES=10.0.0.0/8), or leave it unset when no proxy is in front.',
+    );
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -164,6 +222,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Json
   }
   const c = parsed.data;
   const issuer = c.issuer ?? `http://localhost:${c.port}`;
-  const devOutbox = c.devOutbox ?? c.env === 'development';
-  return { ...c, issuer, devOutbox };
+  return { ...c, issuer, ...devConveniences(c.env, issuer, c.devOutbox, c.demoClientEnabled) };
+}
+
+/**
+ * The dev outbox (every code readable at /dev/outbox) and the demo client (a README-published secret)
+ * are safe only where nobody else can reach the server: on by default in development with a loopback
+ * issuer, otherwise only when asked for by name (DEV_OUTBOX / DEMO_CLIENT), with warnings to log at start.
+ */
+export function devConveniences(env: Config['env'], issuer: string, devOutbox: boolean | null, demoClient: boolean | null) {
+  const loopback = isLoopbackIssuer(issuer);
+  const auto = env === 'development' && loopback;
+  const warnings: string[] = [];
+  if (env === 'development' && !loopback)
+    warnings.push(
+      `Development mode (NODE_ENV unset or development) with ISSUER ${issuer}, which is not on loopback: set NODE_ENV=production for a deployment. ` +
+        'The dev outbox and the demo client stay off unless DEV_OUTBOX / DEMO_CLIENT turn them on.',
+    );
+  if (devOutbox === true && !loopback)
+    warnings.push(`DEV_OUTBOX is on with ISSUER ${issuer}: every email and SMS code can be read by anyone at ${issuer}/dev/outbox.`);
+  if (demoClient === true && !loopback)
+    warnings.push(`DEMO_CLIENT is on with ISSUER ${issuer}: the demo client's secret is published, so anyone can use it as that client.`);
+  return { devOutbox: devOutbox ?? auto, demoClientEnabled: demoClient ?? auto, warnings };
 }

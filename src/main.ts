@@ -16,6 +16,11 @@ async function main() {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Loud on purpose: a dev convenience reachable from the network gives away sign-in codes or a client.
+  for (const warning of config.warnings) {
+    log.warn({ event: 'config.warning' }, warning);
+    process.stderr.write(`\n*** WARNING: ${warning}\n\n`);
+  }
   const built = await buildApp(config, { log });
   const server = http.createServer(built.app.callback());
   server.keepAliveTimeout = 65_000;

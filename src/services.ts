@@ -11,6 +11,9 @@ import type { AcrModel } from './oidc/acr.ts';
 import type { Renderer } from './http/render.ts';
 import type { DevOutbox } from './notify/outbox.ts';
 import type { SecretBox } from './secrets.ts';
+import type { FormGuard } from './guard/limits.ts';
+import type { AccountUnlock } from './guard/unlock.ts';
+import type { SecurityNotices } from './notify/notices.ts';
 
 export interface Services {
   config: Config;
@@ -24,6 +27,11 @@ export interface Services {
   render: Renderer;
   outbox: DevOutbox | null;
   box: SecretBox;
+  /** Per-IP and global caps on registration and forgot-password. */
+  guards: FormGuard;
+  /** The emailed way back from an account-wide password lockout. */
+  unlock: AccountUnlock;
+  notices: SecurityNotices;
   /** HMAC key of the remember-this-browser cookie. */
   rememberKey: string;
   audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;

@@ -1,5 +1,5 @@
 // /account — self-service for a signed-in user: verify or change the phone, turn SMS sign-in on or
-// off, recovery codes. The page reads the IdP's own session; signing in goes through the normal OIDC
+// off, recovery codes, password. Each of those needs a fresh proof first (reauth.ts). The page reads the IdP's own session; signing in goes through the normal OIDC
 // flow of the built-in first-party client `tessera-account` (response_type=none).
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -10,6 +10,8 @@ import { field, clientIp } from '../interaction/context.ts';
 import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../interaction/second-factor.ts';
 import { ACCOUNT_CLIENT_ID } from './client.ts';
 import { FieldErrors } from '../accounts/service.ts';
+import { reauthRoutes, hasFreshProof, proofUrl, sessionUid } from './reauth.ts';
+import { passwordReplaced } from '../accounts/credentials.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
 
@@ -42,6 +44,14 @@ export function accountRouter(s: Services): Router {
     return handler(ctx, account);
   };
 
+  // Changing how the account signs in needs a fresh proof (account/reauth.ts); `page` is where the proof
+  // leads back to.
+  const withProof = (page: string, handler: (ctx: Context, a: AccountRecord) => Promise<void> | void) => withAccount(async (ctx, a) => {
+    if (!(await hasFreshProof(s, ctx, a))) return ctx.redirect(proofUrl(page));
+    return handler(ctx, a);
+  });
+  reauthRoutes(s, r, withAccount);
+
   const overview = (ctx: Context, a: AccountRecord, extra: Record<string, unknown> = {}, status = 200) =>
     s.render(ctx, 'account/overview', {
       account: a,
@@ -61,10 +71,10 @@ export function accountRouter(s: Services): Router {
   });
 
   // ---- phone number: add / change, verified by SMS before it replaces the old one ----
-  r.get('/phone', withAccount((ctx, a) => s.render(ctx, 'account/phone', { account: a, values: { phone_number: '' } })));
-  r.post('/phone', withAccount(async (ctx, a) => {
+  r.get('/phone', withProof('/account/phone', (ctx, a) => s.render(ctx, 'account/phone', { account: a, values: { phone_number: '' } })));
+  r.post('/phone', withProof('/account/phone', async (ctx, a) => {
     const input = field(ctx, 'phone_number', 64);
-    const parsed = parsePhone(input, s.config.sms.defaultRegion, s.config.sms.allowedCountries);
+    const parsed = parsePhone(input, s.config.sms.defaultRegion, s.config.sms.allowedCountries, s.config.sms.deniedPrefixes);
     if (!parsed.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: parsed.error } }, 400);
     if (parsed.e164 === a.phoneNumber && a.phoneNumberVerified)
       return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: 'This number is already verified on your account.' } }, 400);
@@ -96,7 +106,7 @@ export function accountRouter(s: Services): Router {
     return { ok: false as const, message: verifyFailure(res), challenge: null };
   };
 
-  const resend = (purpose: 'phone-verify' | 'sms-enable') => withAccount(async (ctx, a) => {
+  const resend = (purpose: 'phone-verify' | 'sms-enable') => withProof(purpose === 'phone-verify' ? '/account/phone' : '/account/mfa/sms/enable', async (ctx, a) => {
     const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
     if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
     const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
@@ -105,22 +115,24 @@ export function accountRouter(s: Services): Router {
     return verifyPage(ctx, a, purpose, { code: failure.message }, failure.status);
   });
 
-  r.get('/phone/verify', withAccount((ctx, a) => verifyPage(ctx, a, 'phone-verify')));
+  r.get('/phone/verify', withProof('/account/phone', (ctx, a) => verifyPage(ctx, a, 'phone-verify')));
   r.post('/phone/resend', resend('phone-verify'));
-  r.post('/phone/verify', withAccount(async (ctx, a) => {
+  r.post('/phone/verify', withProof('/account/phone', async (ctx, a) => {
     const res = await checkCode(ctx, a, 'phone-verify');
     if (!res.ok) {
       const still = await s.store.challenges.findActive(a.id, 'phone-verify', CONTEXT);
       if (!still) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: '' }, errors: { phone_number: res.message } }, 400);
       return verifyPage(ctx, a, 'phone-verify', { code: res.message }, 400);
     }
+    const oldPhone = a.phoneNumberVerified ? a.phoneNumber : null;
     await s.store.accounts.update(a.id, { phoneNumber: res.challenge.destination, phoneNumberVerified: true });
-    await s.audit('phone.verified', a.id, clientIp(ctx), { inline: false });
+    await s.audit('phone.verified', a.id, clientIp(ctx), { inline: false, replaced: Boolean(oldPhone) });
+    await s.notices.phoneChanged(a, oldPhone, res.challenge.destination, clientIp(ctx));
     ctx.redirect('/account?done=phone');
   }));
 
   // ---- SMS two-step sign-in: on only with a fresh code sent to the verified number itself ----
-  r.post('/mfa/sms/enable', withAccount(async (ctx, a) => {
+  r.post('/mfa/sms/enable', withProof('/account/mfa/sms/enable', async (ctx, a) => {
     if (!a.phoneNumber || !a.phoneNumberVerified) return overview(ctx, a, { errors: { sms: 'Verify a phone number first.' } }, 400);
     if (a.mfa.includes('sms')) return ctx.redirect('/account');
     // Always the verified number on file: a number typed into this form is ignored by design.
@@ -128,9 +140,16 @@ export function accountRouter(s: Services): Router {
     if (!started.ok) return overview(ctx, a, { errors: { sms: startFailure(started) } }, 503);
     ctx.redirect('/account/mfa/sms/enable');
   }));
-  r.get('/mfa/sms/enable', withAccount((ctx, a) => verifyPage(ctx, a, 'sms-enable')));
+  r.get('/mfa/sms/enable', withProof('/account/mfa/sms/enable', async (ctx, a) => {
+    if (a.mfa.includes('sms') || !a.phoneNumber || !a.phoneNumberVerified) return ctx.redirect('/account');
+    if (await s.store.challenges.findActive(a.id, 'sms-enable', CONTEXT)) return verifyPage(ctx, a, 'sms-enable');
+    s.render(ctx, 'account/confirm-action', {
+      account: a, title: 'Turn on SMS sign-in', action: '/account/mfa/sms/enable', button: 'Text me a code',
+      text: `We’ll text a code to ${maskPhone(a.phoneNumber)} to check it reaches you.`,
+    });
+  }));
   r.post('/mfa/sms/resend', resend('sms-enable'));
-  r.post('/mfa/sms/confirm', withAccount(async (ctx, a) => {
+  r.post('/mfa/sms/confirm', withProof('/account/mfa/sms/enable', async (ctx, a) => {
     const res = await checkCode(ctx, a, 'sms-enable');
     if (!res.ok) {
       const still = await s.store.challenges.findActive(a.id, 'sms-enable', CONTEXT);
@@ -148,13 +167,12 @@ export function accountRouter(s: Services): Router {
     }
     ctx.redirect('/account?done=sms-on');
   }));
-  // Turning it off needs the password again (a stolen session alone can't lower the account's protection).
-  r.get('/mfa/sms/disable', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/mfa/sms/disable', title: 'Turn off SMS sign-in', button: 'Turn off SMS sign-in' })));
-  r.post('/mfa/sms/disable', withAccount(async (ctx, a) => {
-    if (!(await s.accounts.checkPassword(a, field(ctx, 'password'), clientIp(ctx)))) {
-      await s.audit('reauth.failed', a.id, clientIp(ctx));
-      return s.render(ctx, 'account/confirm-password', { account: a, action: '/account/mfa/sms/disable', title: 'Turn off SMS sign-in', button: 'Turn off SMS sign-in', errors: { password: 'That password isn’t right.' } }, 400);
-    }
+  // Turning it off needs a fresh proof (a stolen session alone can't lower the account's protection).
+  r.get('/mfa/sms/disable', withProof('/account/mfa/sms/disable', (ctx, a) => s.render(ctx, 'account/confirm-action', {
+    account: a, title: 'Turn off SMS sign-in', action: '/account/mfa/sms/disable', button: 'Turn off SMS sign-in',
+    text: 'Your sign-in will need only your password. Your recovery codes stop working.',
+  })));
+  r.post('/mfa/sms/disable', withProof('/account/mfa/sms/disable', async (ctx, a) => {
     const mfa = a.mfa.filter((m) => m !== 'sms');
     // No second factor left: recovery codes go too, so no flag or code outlives the factor it backs up.
     await s.store.accounts.update(a.id, { mfa, ...(mfa.length === 0 ? { recoveryCodes: [] } : {}) });
@@ -172,10 +190,9 @@ export function accountRouter(s: Services): Router {
     await s.store.accounts.update(a.id, { name });
     ctx.redirect('/account?done=profile');
   }));
-  r.get('/password', withAccount((ctx, a) => s.render(ctx, 'account/password', { account: a })));
-  r.post('/password', withAccount(async (ctx, a) => {
+  r.get('/password', withProof('/account/password', (ctx, a) => s.render(ctx, 'account/password', { account: a })));
+  r.post('/password', withProof('/account/password', async (ctx, a) => {
     const again = (errors: Record<string, string>, status = 400) => s.render(ctx, 'account/password', { account: a, errors }, status);
-    if (!(await s.accounts.checkPassword(a, field(ctx, 'current_password'), clientIp(ctx)))) return again({ current_password: 'That password isn’t right.' });
     const next = field(ctx, 'password', 1024);
     if (next !== field(ctx, 'password_confirm', 1024)) return again({ password_confirm: 'The passwords don’t match.' });
     try {
@@ -184,15 +201,18 @@ export function accountRouter(s: Services): Router {
       if (err instanceof FieldErrors) return again(err.fields);
       throw err;
     }
-    await s.audit('password.changed', a.id, clientIp(ctx));
+    // Every other browser is signed out and every app's tokens are revoked; this browser stays signed in.
+    const uid = await sessionUid(s, ctx);
+    await passwordReplaced(s, a, { how: 'changed', ip: clientIp(ctx), keepSessionUid: uid ?? undefined });
     ctx.redirect('/account?done=password');
   }));
 
-  r.get('/recovery', withAccount((ctx, a) => s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes' })));
-  r.post('/recovery', withAccount(async (ctx, a) => {
+  r.get('/recovery', withProof('/account/recovery', (ctx, a) => s.render(ctx, 'account/confirm-action', {
+    account: a, title: 'New recovery codes', action: '/account/recovery', button: 'Create new codes',
+    text: 'Your current recovery codes stop working, and you get 10 new ones.',
+  })));
+  r.post('/recovery', withProof('/account/recovery', async (ctx, a) => {
     if (!a.mfa.length) return ctx.redirect('/account');
-    if (!(await s.accounts.checkPassword(a, field(ctx, 'password'), clientIp(ctx))))
-      return s.render(ctx, 'account/confirm-password', { account: a, action: '/account/recovery', title: 'New recovery codes', button: 'Create new codes', errors: { password: 'That password isn’t right.' } }, 400);
     const codes = await s.recovery.generate(a.id);
     await s.audit('mfa.recovery_regenerated', a.id, clientIp(ctx));
     s.render(ctx, 'account/recovery-codes', { account: a, codes, reason: 'regenerated' });

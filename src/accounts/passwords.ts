@@ -7,8 +7,38 @@ const OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2,
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 256;
 
+/**
+ * New hashes (registration, reset, change, admin) wait for one of `limit` slots; verification never
+ * does. libuv's pool has 4 threads on 2 cores here, so without a bound a burst of registrations takes
+ * every thread and core and sign-ins queue behind it. Process-wide on purpose: the thread pool is.
+ */
+class Slots {
+  private busy = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(public limit: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.busy += 1;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes straight on
+      else this.busy -= 1;
+    }
+  }
+}
+
+const hashing = new Slots(1);
+
+/** How many new-password hashes may run at once (config limits.passwordHashConcurrency). */
+export function setHashConcurrency(n: number): void {
+  hashing.limit = Math.max(1, Math.floor(n));
+}
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, OPTIONS);
+  return hashing.run(() => hash(password, OPTIONS));
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-// Routes outside a sign-in: the email confirmation link, the home page, and the development outbox.
+// Routes outside a sign-in: the home page, old confirmation links, and the development outbox.
 import Router from '@koa/router';
 import type { Services } from '../services.ts';
 
@@ -9,22 +9,10 @@ export function publicRouter(s: Services): Router {
     ctx.status = 204;
   });
 
-  // One-click confirmation from the email: same engine, same single-use code as the typed one.
-  r.get('/email/confirm', async (ctx) => {
-    const id = typeof ctx.query.c === 'string' ? ctx.query.c.slice(0, 64) : '';
-    const code = typeof ctx.query.code === 'string' ? ctx.query.code.slice(0, 20) : '';
-    const challenge = id ? await s.store.challenges.find(id) : null;
-    if (!challenge || challenge.purpose !== 'email-confirm') {
-      return s.render(ctx, 'message', { title: 'Link not valid', message: 'This confirmation link isn’t valid. Sign in to get a new code.' }, 400);
-    }
-    const res = await s.challenges.verify(id, code, { accountId: challenge.accountId, purpose: 'email-confirm' });
-    if (!res.ok) {
-      return s.render(ctx, 'message', { title: 'Link not valid', message: 'This confirmation link has expired or was already used. Sign in to get a new code.' }, 400);
-    }
-    await s.store.accounts.update(challenge.accountId, { emailVerified: true });
-    await s.audit('email.confirmed', challenge.accountId, ctx.ip, { via: 'link' });
-    s.render(ctx, 'message', { title: 'Email confirmed', message: 'Your email address is confirmed. You can go back to the sign-in page and continue.' });
-  });
+  // Confirmation links of earlier versions confirmed on GET, in any browser. They no longer do anything:
+  // a link confirms only inside the sign-in that sent it (interaction/second-factor.ts).
+  r.get('/email/confirm', (ctx) =>
+    s.render(ctx, 'message', { title: 'Link not valid', message: 'This confirmation link is no longer valid. Sign in again and type the new code we send you.' }, 400));
 
   if (s.outbox) {
     const outbox = s.outbox;

@@ -8,6 +8,7 @@ import { hashPassword, verifyPassword, dummyHash, passwordProblem, PASSWORD_MAX 
 import { parsePhone } from './phone.ts';
 import { randomId } from '../secrets.ts';
 import type { LoginGuard } from '../guard/limits.ts';
+import type { AccountUnlock } from '../guard/unlock.ts';
 
 export class FieldErrors extends Error {
   constructor(readonly fields: Record<string, string>) {
@@ -36,32 +37,28 @@ export type RegistrationInput = z.input<typeof RegistrationSchema> & {
   mfa?: FactorName[];
 };
 
+/** A registration waiting for its email code (kept with the sign-in, never as an account). */
+export interface PendingRegistration {
+  email: string;
+  name: string;
+  passwordHash: string;
+  phoneNumber: string | null;
+  /** The address already has an account: its owner was mailed a notice, and no code can ever match. */
+  taken: boolean;
+}
+
 export type SignInResult =
   | { ok: true; account: AccountRecord }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'throttled'; retryAfterSeconds: number };
+  /** scope 'account': the account-wide cap (all addresses); its owner was offered an unlock link by email. */
+  | { ok: false; reason: 'throttled'; retryAfterSeconds: number; scope: 'ip' | 'pair' | 'account' };
 
 export class AccountService {
-  constructor(private readonly deps: { store: Store; config: Config; loginGuard: LoginGuard }) {}
+  constructor(private readonly deps: { store: Store; config: Config; loginGuard: LoginGuard; unlock?: AccountUnlock }) {}
 
   /** Validates like the registration page; throws FieldErrors keyed by form field. */
   async register(input: RegistrationInput): Promise<AccountRecord> {
-    const parsed = RegistrationSchema.safeParse(input);
-    const errors: Record<string, string> = {};
-    if (!parsed.success) for (const i of parsed.error.issues) errors[String(i.path[0])] ??= i.message;
-    const data = parsed.success ? parsed.data : undefined;
-    const weak = data ? passwordProblem(data.password, { email: data.email, name: data.name }) : null;
-    if (weak) errors.password ??= weak;
-    let phone: string | null = null;
-    if (data?.phone_number?.trim()) {
-      const p = parsePhone(data.phone_number, this.deps.config.sms.defaultRegion, this.deps.config.sms.allowedCountries);
-      if (p.ok) phone = p.e164;
-      else errors.phone_number = p.error;
-    }
-    if (input.phone_number_verified && !phone) errors.phone_number ??= 'phone_number_verified needs a phone_number.';
-    if (input.mfa?.includes('sms') && !(phone && input.phone_number_verified))
-      errors.mfa = 'SMS two-step sign-in needs a verified phone number (phone_number_verified: true).';
-    if (Object.keys(errors).length || !data) throw new FieldErrors(errors);
+    const { data, phone } = this.validateRegistration(input);
     const now = new Date();
     const account: AccountRecord = {
       id: randomId(16),
@@ -79,27 +76,82 @@ export class AccountService {
     try {
       await this.deps.store.accounts.create(account);
     } catch (err) {
-      if (err instanceof StoreConflictError) throw new FieldErrors({ email: 'An account with this email already exists. Sign in instead.' });
+      if (err instanceof StoreConflictError) throw new FieldErrors({ email: 'An account with this email already exists.' });
       throw err;
     }
     return account;
   }
 
   /**
+   * Self-registration, first half: validates and hashes the password, creates nothing. Whether the
+   * address is taken is only recorded (the caller must answer both cases alike); the same work is done
+   * either way.
+   */
+  async prepareRegistration(input: Pick<RegistrationInput, 'name' | 'email' | 'password' | 'phone_number'>): Promise<PendingRegistration> {
+    const { data, phone } = this.validateRegistration(input);
+    const passwordHash = await hashPassword(data.password);
+    const taken = Boolean(await this.deps.store.accounts.findByEmail(data.email));
+    return { email: data.email, name: data.name, passwordHash, phoneNumber: phone, taken };
+  }
+
+  /** Second half, once the email code came back: the account exists from here on, its email confirmed. */
+  async completeRegistration(id: string, pending: PendingRegistration): Promise<AccountRecord | null> {
+    if (pending.taken) return null;
+    const now = new Date();
+    const account: AccountRecord = {
+      id, email: pending.email, emailVerified: true, name: pending.name, passwordHash: pending.passwordHash,
+      // The number typed at registration is kept unverified: it is proved by SMS before any use.
+      phoneNumber: pending.phoneNumber, phoneNumberVerified: false, mfa: [], recoveryCodes: [], createdAt: now, updatedAt: now,
+    };
+    try {
+      await this.deps.store.accounts.create(account);
+    } catch (err) {
+      if (err instanceof StoreConflictError) return null; // registered meanwhile, elsewhere
+      throw err;
+    }
+    return account;
+  }
+
+  private validateRegistration(input: RegistrationInput) {
+    const parsed = RegistrationSchema.safeParse(input);
+    const errors: Record<string, string> = {};
+    if (!parsed.success) for (const i of parsed.error.issues) errors[String(i.path[0])] ??= i.message;
+    const data = parsed.success ? parsed.data : undefined;
+    const weak = data ? passwordProblem(data.password, { email: data.email, name: data.name }) : null;
+    if (weak) errors.password ??= weak;
+    let phone: string | null = null;
+    if (data?.phone_number?.trim()) {
+      const p = parsePhone(data.phone_number, this.deps.config.sms.defaultRegion, this.deps.config.sms.allowedCountries, this.deps.config.sms.deniedPrefixes);
+      if (p.ok) phone = p.e164;
+      else errors.phone_number = p.error;
+    }
+    if (input.phone_number_verified && !phone) errors.phone_number ??= 'phone_number_verified needs a phone_number.';
+    if (input.mfa?.includes('sms') && !(phone && input.phone_number_verified))
+      errors.mfa = 'SMS two-step sign-in needs a verified phone number (phone_number_verified: true).';
+    if (Object.keys(errors).length || !data) throw new FieldErrors(errors);
+    return { data, phone };
+  }
+
+  /**
    * Password check with one answer for "no such account" and "wrong password", the same work in both
-   * cases (a dummy hash is verified), and throttling per account and per IP.
+   * cases (a dummy hash is verified), and LoginGuard's throttling (account+IP delay, per-IP lockout,
+   * account-wide cap with an emailed way back). A refused attempt checks no password, and an address
+   * with no account is counted and refused exactly like one with an account.
    */
   async signIn(emailInput: string, password: string, ip: string): Promise<SignInResult> {
     const email = emailInput.trim().toLowerCase().slice(0, 254);
-    const wait = await this.deps.loginGuard.blockedFor(email, ip);
-    if (wait > 0) return { ok: false, reason: 'throttled', retryAfterSeconds: wait };
+    const verdict = await this.deps.loginGuard.check(email, ip);
+    if (!verdict.ok) {
+      if (verdict.scope === 'account') this.deps.unlock?.offer(email, ip);
+      return { ok: false, reason: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds, scope: verdict.scope };
+    }
     const account = email ? await this.deps.store.accounts.findByEmail(email) : null;
     const ok = await verifyPassword(account?.passwordHash ?? (await dummyHash()), password.slice(0, PASSWORD_MAX));
     if (!account || !ok) {
       await this.deps.loginGuard.failed(email, ip);
       return { ok: false, reason: 'invalid' };
     }
-    await this.deps.loginGuard.succeeded(email);
+    await this.deps.loginGuard.succeeded(email, ip);
     return { ok: true, account };
   }
 
@@ -124,7 +176,7 @@ export class AccountService {
     if (weak) throw new FieldErrors({ password: weak });
     if (opts.checkOnly) return;
     await this.deps.store.accounts.update(accountId, { passwordHash: await hashPassword(password) });
-    await this.deps.loginGuard.succeeded(account.email); // a fresh password starts with a clean slate
+    await this.deps.loginGuard.unlock(account.email); // a fresh password starts with a clean slate
   }
 }
 

@@ -29,6 +29,7 @@ Users
   user show SUB|EMAIL [--json]
   user update SUB|EMAIL --json         fields to change, JSON on stdin
   user delete SUB|EMAIL [--json]
+  user unlock SUB|EMAIL [--json]       lift a password lockout (failure counts, delays, wrong-code caps); audited
 `;
 
 class UsageError extends Error {}
@@ -113,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
       case 'user show': out = await users.show(id()); break;
       case 'user update': out = await users.update(id(), await readStdin()); break;
       case 'user delete': await users.delete(id()); out = { deleted: true, user: id() }; break;
+      case 'user unlock': out = await users.unlock(id()); break;
       default:
         throw new UsageError(`unknown command "${noun} ${verb}"`);
     }

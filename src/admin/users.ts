@@ -6,6 +6,7 @@ import { StoreConflictError } from '../store/ports.ts';
 import type { Config } from '../config.ts';
 import { AccountService, FieldErrors, EmailSchema } from '../accounts/service.ts';
 import { parsePhone } from '../accounts/phone.ts';
+import { LoginGuard, CodeGuard } from '../guard/limits.ts';
 
 const MFA = z.array(z.enum(['sms'])).max(4);
 
@@ -93,7 +94,7 @@ export class UserAdmin {
     if (u.phone_number !== undefined) {
       if (u.phone_number === null || u.phone_number === '') Object.assign(patch, { phoneNumber: null, phoneNumberVerified: false });
       else {
-        const p = parsePhone(u.phone_number, this.config.sms.defaultRegion, this.config.sms.allowedCountries);
+        const p = parsePhone(u.phone_number, this.config.sms.defaultRegion, this.config.sms.allowedCountries, this.config.sms.deniedPrefixes);
         if (!p.ok) throw new FieldErrors({ phone_number: p.error });
         if (p.e164 !== a.phoneNumber) Object.assign(patch, { phoneNumber: p.e164, phoneNumberVerified: false });
       }
@@ -116,6 +117,18 @@ export class UserAdmin {
       if (err instanceof StoreConflictError) throw new FieldErrors({ email: 'An account with this email already exists.' });
       throw err;
     }
+  }
+
+  /**
+   * Lifts a password lockout: the account-wide failure count, every account+IP delay and the per-account
+   * wrong-code counts (per-IP lockouts are about the address, not the user, and stay). Audited.
+   */
+  async unlock(idOrEmail: string) {
+    const a = await this.find(idOrEmail);
+    await new LoginGuard(this.store, this.config.login).unlock(a.email);
+    await new CodeGuard(this.store, this.config.codes).clear(a.id);
+    await this.store.audit.record({ type: 'admin.user_unlocked', accountId: a.id, ip: null, detail: { via: 'cli' } });
+    return { unlocked: true, sub: a.id, email: a.email };
   }
 
   async delete(idOrEmail: string) {

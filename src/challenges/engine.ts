@@ -9,7 +9,8 @@ import type { MailSender } from '../notify/mail.ts';
 import type { SmsSender } from '../notify/sms.ts';
 import { SmsDeliveryError } from '../notify/sms.ts';
 import { smsText, emailMessage } from '../notify/templates.ts';
-import type { SmsGuard, EmailGuard } from '../guard/limits.ts';
+import { smsRefusal } from '../accounts/phone.ts';
+import { CodeGuard, type SmsGuard, type EmailGuard } from '../guard/limits.ts';
 import { SecretBox, constantTimeEqual, numericCode, randomId } from '../secrets.ts';
 
 export interface StartRequest {
@@ -23,6 +24,12 @@ export interface StartRequest {
   name?: string;
   /** For email: builds a one-click link carrying the challenge id and code. */
   link?: (challengeId: string, code: string) => string;
+  /**
+   * For email: send this message instead of the code (the code is never delivered, so it can't be
+   * answered). Registration uses it for an address that already has an account: the page and the work
+   * stay the same as for a new address, and the owner learns of the attempt.
+   */
+  notice?: { subject: string; text: string };
 }
 
 export type StartResult =
@@ -38,7 +45,9 @@ export type ResendResult =
 export type VerifyResult =
   | { ok: true; challenge: ChallengeRecord }
   | { ok: false; reason: 'invalid'; attemptsLeft: number }
-  | { ok: false; reason: 'expired' | 'exhausted' | 'used' | 'unknown' };
+  | { ok: false; reason: 'expired' | 'exhausted' | 'used' | 'unknown' }
+  /** Too many wrong codes of this kind for the account today (CODE_MAX_WRONG_PER_ACCOUNT_DAILY): not checked. */
+  | { ok: false; reason: 'locked' };
 
 export interface Audit {
   (type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;
@@ -106,10 +115,28 @@ export class ChallengeEngine {
   }
 
   /**
+   * A challenge that looks like start()'s to whoever answers it but was never delivered and can't be
+   * met (password reset for an unknown address): the same caps are counted, the same record is kept,
+   * and a wrong answer gets the same words as for a real one.
+   */
+  async decoy(req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>): Promise<void> {
+    const context = req.context ?? null;
+    if (await this.deps.store.challenges.findActive(req.accountId, req.purpose, context)) return;
+    const verdict = await this.deps.emailGuard.allow({ to: req.destination, accountId: req.accountId, ip: req.ip });
+    if (!verdict.ok) return;
+    const now = new Date();
+    await this.deps.store.challenges.create({
+      id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: 'email', destination: req.destination,
+      codeHash: this.deps.box.mac(`decoy:${randomId(24)}`), attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
+      expiresAt: new Date(now.getTime() + this.codes.ttlSeconds * 1000), consumedAt: null, createdAt: now, context,
+    });
+  }
+
+  /**
    * Sends a new code for the same challenge after the cooldown. Earlier codes stay valid (a late first
    * SMS is still useful), the expiry is not extended, and the attempt counter is not reset.
    */
-  async resend(challengeId: string, req: Pick<StartRequest, 'ip' | 'name' | 'link'>): Promise<ResendResult> {
+  async resend(challengeId: string, req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'notice'>): Promise<ResendResult> {
     const c = await this.deps.store.challenges.find(challengeId);
     if (!c || c.consumedAt || c.expiresAt.getTime() <= Date.now() || c.attempts >= c.maxAttempts) return { ok: false, reason: 'gone' };
     const wait = this.cooldownLeft(c);
@@ -126,16 +153,27 @@ export class ChallengeEngine {
     return { ok: true, challenge: { ...c, codeHash: hashes, sends: c.sends + 1, lastSentAt: now } };
   }
 
+  private codeGuard?: CodeGuard;
+
   async verify(challengeId: string, answer: string, expect?: { accountId: string; purpose: ChallengePurpose }): Promise<VerifyResult> {
+    const guard = (this.codeGuard ??= new CodeGuard(this.deps.store, this.deps.config.codes));
     const c = await this.deps.store.challenges.find(challengeId);
     if (!c || (expect && (c.accountId !== expect.accountId || c.purpose !== expect.purpose))) return { ok: false, reason: 'unknown' };
     if (c.consumedAt) return { ok: false, reason: 'used' };
     if (c.attempts >= c.maxAttempts) return { ok: false, reason: 'exhausted' };
     if (c.expiresAt.getTime() <= Date.now()) return { ok: false, reason: 'expired' };
+    // The unlock link's secret is its challenge id (144 random bits, only in the mailbox): nothing to
+    // guess, and it must keep working as the way back while codes are capped.
+    const counted = c.purpose !== 'account-unlock';
+    if (counted && !(await guard.take(c.accountId, c.purpose))) {
+      await this.deps.audit('code.refused', c.accountId, null, { purpose: c.purpose, reason: 'account_cap' });
+      return { ok: false, reason: 'locked' };
+    }
     const given = this.deps.box.mac(answer.replace(/\s+/g, ''));
     // Check every stored hash so the time taken doesn't depend on which one matched.
     const match = c.codeHash.split(' ').reduce((hit, h) => constantTimeEqual(h, given) || hit, false);
     if (match) {
+      if (counted) await guard.giveBack(c.accountId, c.purpose); // only wrong answers count
       const won = await this.deps.store.challenges.consume(c.id, new Date());
       return won ? { ok: true, challenge: c } : { ok: false, reason: 'used' };
     }
@@ -148,11 +186,17 @@ export class ChallengeEngine {
   private async deliver(
     c: ChallengeRecord,
     code: string,
-    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId'>,
+    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
     const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
     const { audit } = this.deps;
     if (c.channel === 'sms') {
+      // Toll fraud: a costly or non-SMS range is never texted, whichever path stored or typed the number.
+      const refused = smsRefusal(c.destination, this.deps.config.sms.deniedPrefixes);
+      if (refused) {
+        await audit('sms.refused', c.accountId, req.ip, { rule: refused, purpose: c.purpose });
+        return { ok: false, reason: 'delivery_failed' };
+      }
       const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
       if (!verdict.ok) {
         await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
@@ -174,7 +218,7 @@ export class ChallengeEngine {
       await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
-    const msg = emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
+    const msg = req.notice ?? emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
     try {
       await this.deps.mail.send({ to: c.destination, ...msg });
     } catch (err) {

@@ -1,6 +1,6 @@
 // Abuse guards on rate-limiter-flexible, with counters in the store so every instance shares them.
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Store } from '../store/ports.ts';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import type { ChallengePurpose, Store } from '../store/ports.ts';
 import type { Config } from '../config.ts';
 
 export type Refusal = { ok: false; reason: string; retryAfterSeconds: number };
@@ -69,30 +69,160 @@ export class EmailGuard extends DeliveryGuard {
   }
 }
 
-/** Failed password attempts per account and per IP; over the cap, sign-in is refused until the window ends. */
+/**
+ * Failed password attempts, arranged so that nobody can lock a user out by guessing wrong:
+ * - per account+IP pair: `delayAfterFailures` free failures, then that pair alone waits a growing time
+ *   (delaySeconds, doubling, at most lockoutSeconds) before its next try;
+ * - per IP: over maxFailuresPerIp in lockoutSeconds that address is refused for every account;
+ * - per account, from all addresses: over maxFailuresPerAccount in accountWindowSeconds the account is
+ *   refused everywhere (stops distributed guessing); the owner gets an unlock link by email (see
+ *   unlock.ts), a password reset or an admin clears it, and the browser's address that used the link is
+ *   exempt from this cap for the rest of the window, so re-locking doesn't shut the owner out again.
+ * Pair counters are keyed under a per-account epoch: unlocking bumps it, which voids them all at once.
+ */
+export type LoginVerdict = { ok: true } | { ok: false; scope: 'ip' | 'pair' | 'account'; retryAfterSeconds: number };
+
 export class LoginGuard {
   private readonly perAccount: RateLimiterAbstract;
   private readonly perIp: RateLimiterAbstract;
-  constructor(store: Store, cfg: Config['login']) {
-    this.perAccount = store.rateLimiter({ keyPrefix: 'login_fail_account', points: cfg.maxFailuresPerAccount, duration: cfg.lockoutSeconds });
+  private readonly perPair: RateLimiterAbstract;
+  private readonly pairWait: RateLimiterAbstract;
+  private readonly epochs: RateLimiterAbstract;
+  private readonly exempt: RateLimiterAbstract;
+  constructor(store: Store, private readonly cfg: Config['login']) {
+    const window = cfg.accountWindowSeconds;
+    this.perAccount = store.rateLimiter({ keyPrefix: 'login_fail_account', points: cfg.maxFailuresPerAccount, duration: window });
     this.perIp = store.rateLimiter({ keyPrefix: 'login_fail_ip', points: cfg.maxFailuresPerIp, duration: cfg.lockoutSeconds });
+    this.perPair = store.rateLimiter({ keyPrefix: 'login_fail_pair', points: cfg.delayAfterFailures, duration: window });
+    this.pairWait = store.rateLimiter({ keyPrefix: 'login_wait_pair', points: 1, duration: cfg.lockoutSeconds });
+    // Epochs outlive every pair counter they key (same window, set later), so an expired epoch never revives old counters.
+    this.epochs = store.rateLimiter({ keyPrefix: 'login_epoch', points: 1_000_000, duration: window });
+    this.exempt = store.rateLimiter({ keyPrefix: 'login_unlocked', points: 1, duration: window });
+  }
+
+  private async pairKey(email: string, ip: string): Promise<string> {
+    const epoch = await this.epochs.get(email);
+    return `${email}|${epoch?.consumedPoints ?? 0}|${ip}`;
+  }
+
+  async check(email: string, ip: string): Promise<LoginVerdict> {
+    const pair = await this.pairKey(email, ip);
+    const [i, w, a, x] = await Promise.all([this.perIp.get(ip), this.pairWait.get(pair), this.perAccount.get(email), this.exempt.get(`${email}|${ip}`)]);
+    const secs = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+    if (i && i.consumedPoints >= this.perIp.points) return { ok: false, scope: 'ip', retryAfterSeconds: secs(i.msBeforeNext) };
+    if (w && w.consumedPoints > 0) return { ok: false, scope: 'pair', retryAfterSeconds: secs(w.msBeforeNext) };
+    if (a && a.consumedPoints >= this.perAccount.points && !(x && x.consumedPoints > 0))
+      return { ok: false, scope: 'account', retryAfterSeconds: secs(a.msBeforeNext) };
+    return { ok: true };
   }
 
   /** Seconds until another try is allowed, or 0. */
   async blockedFor(email: string, ip: string): Promise<number> {
-    const [a, i] = await Promise.all([this.perAccount.get(email), this.perIp.get(ip)]);
-    const over = [
-      a && a.consumedPoints >= this.perAccount.points ? a.msBeforeNext : 0,
-      i && i.consumedPoints >= this.perIp.points ? i.msBeforeNext : 0,
-    ];
-    return Math.ceil(Math.max(...over) / 1000);
+    const v = await this.check(email, ip);
+    return v.ok ? 0 : v.retryAfterSeconds;
   }
 
   async failed(email: string, ip: string): Promise<void> {
-    await Promise.all([this.perAccount.penalty(email, 1), this.perIp.penalty(ip, 1)]);
+    const pair = await this.pairKey(email, ip);
+    const [n] = await Promise.all([this.perPair.penalty(pair, 1), this.perIp.penalty(ip, 1), this.perAccount.penalty(email, 1)]);
+    const over = n.consumedPoints - this.cfg.delayAfterFailures;
+    if (over >= 0) await this.pairWait.block(pair, Math.min(this.cfg.delaySeconds * 2 ** Math.min(over, 30), this.cfg.lockoutSeconds));
   }
 
-  async succeeded(email: string): Promise<void> {
-    await this.perAccount.delete(email);
+  /** The right password: this pair and the account start again from zero (the per-IP count stays). */
+  async succeeded(email: string, ip?: string): Promise<void> {
+    const tasks: Promise<unknown>[] = [this.perAccount.delete(email)];
+    if (ip) {
+      const pair = await this.pairKey(email, ip);
+      tasks.push(this.perPair.delete(pair), this.pairWait.delete(pair));
+    }
+    await Promise.all(tasks);
+  }
+
+  /** Clears the account's lock and every account+IP delay (admin, unlock link, new password). */
+  async unlock(email: string): Promise<void> {
+    await Promise.all([this.perAccount.delete(email), this.epochs.penalty(email, 1)]);
+  }
+
+  /** After an unlock link: this address may try the account's password even while the account cap is reached. */
+  async exemptAddress(email: string, ip: string): Promise<void> {
+    await this.exempt.set(`${email}|${ip}`, 1, this.cfg.accountWindowSeconds);
+  }
+}
+
+/**
+ * Wrong one-time codes per account and kind of code, across challenges: a challenge allows
+ * codes.maxAttempts, but new ones can be opened, so without this only the send caps bound guessing.
+ * Keyed by purpose too, so someone guessing password-reset codes (which needs only the address) can't
+ * also shut the owner out of SMS sign-in. Every check takes a point up front (atomic, so parallel
+ * guesses can't slip past the cap) and a right answer gives it back.
+ */
+export const COUNTED_PURPOSES = ['phone-verify', 'sms-enable', 'sms-login', 'email-confirm', 'email-login', 'password-reset'] as const satisfies readonly ChallengePurpose[];
+// Fails to compile when a purpose is added to the store's list but not here (or to the exception below).
+const everyPurpose: [Exclude<ChallengePurpose, (typeof COUNTED_PURPOSES)[number] | 'account-unlock'>] extends [never] ? true : false = true;
+void everyPurpose;
+
+export class CodeGuard {
+  private readonly wrong: RateLimiterAbstract;
+  constructor(store: Store, cfg: Config['codes']) {
+    this.wrong = store.rateLimiter({ keyPrefix: 'code_wrong_account', points: cfg.maxWrongPerAccountDaily, duration: DAY });
+  }
+
+  /** False when the account is over its cap for this kind of code: the answer must not be checked. */
+  async take(accountId: string, purpose: ChallengePurpose): Promise<boolean> {
+    try {
+      await this.wrong.consume(`${accountId}|${purpose}`, 1);
+      return true;
+    } catch (err) {
+      if (err instanceof Error) throw err; // the store failed; a refusal is a RateLimiterRes
+      return false;
+    }
+  }
+
+  async giveBack(accountId: string, purpose: ChallengePurpose): Promise<void> {
+    await this.wrong.reward(`${accountId}|${purpose}`, 1);
+  }
+
+  async clear(accountId: string): Promise<void> {
+    await Promise.all(COUNTED_PURPOSES.map((p) => this.wrong.delete(`${accountId}|${p}`)));
+  }
+}
+
+/**
+ * Forms that cost a password hash, a stored record or an email per submission (registration,
+ * forgot-password): per client IP and globally per hour. The per-IP cap is taken first, so one address
+ * over its cap doesn't use up everyone's allowance.
+ */
+type Form = 'registration' | 'passwordReset';
+
+export class FormGuard {
+  private readonly rules: Record<Form, { perIp: RateLimiterAbstract; global: RateLimiterAbstract }>;
+  constructor(store: Store, limits: Config['limits']) {
+    const pair = (name: string, l: { perIpHourly: number; globalHourly: number }) => ({
+      perIp: store.rateLimiter({ keyPrefix: `form_${name}_ip`, points: l.perIpHourly, duration: HOUR }),
+      global: store.rateLimiter({ keyPrefix: `form_${name}_all`, points: l.globalHourly, duration: HOUR }),
+    });
+    this.rules = { registration: pair('register', limits.registration), passwordReset: pair('reset', limits.passwordReset) };
+  }
+
+  registration(ip: string): Promise<Verdict> {
+    return this.take('registration', ip);
+  }
+
+  passwordReset(ip: string): Promise<Verdict> {
+    return this.take('passwordReset', ip);
+  }
+
+  private async take(form: Form, ip: string): Promise<Verdict> {
+    const r = this.rules[form];
+    for (const [name, limiter, key] of [['ip', r.perIp, ip], ['global', r.global, 'all']] as const) {
+      try {
+        await limiter.consume(key, 1);
+      } catch (err) {
+        if (err instanceof Error) throw err;
+        return { ok: false, reason: `${form}_${name}`, retryAfterSeconds: Math.max(1, Math.ceil((err as RateLimiterRes).msBeforeNext / 1000)) };
+      }
+    }
+    return { ok: true };
   }
 }

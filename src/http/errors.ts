@@ -25,6 +25,10 @@ export function errorPage(ctx: Context, err: unknown, render: Renderer, log: Log
           : 'Something went wrong on our side. Please try again.';
   if (status >= 500) log.error({ err: e, path: ctx.path }, 'request failed');
   else log.info({ status, path: ctx.path, reason: e.message }, 'request refused');
+  // Whatever the failed request had set on its way (a redirect's Location, cookies) doesn't go out with
+  // the error.
+  ctx.remove('Location');
+  ctx.remove('Set-Cookie');
   const wantsJson = !ctx.accepts('html');
   if (wantsJson) {
     ctx.status = status;

@@ -7,7 +7,7 @@ import { SessionExpired } from '../errors.ts';
 import { demandOf } from '../oidc/provider.ts';
 import { AcrModel, AMR, type Level } from '../oidc/acr.ts';
 import { clientMeta } from '../oidc/client-metadata.ts';
-import { loadProgress, saveProgress, clearProgress, type LoginProgress } from './progress.ts';
+import { loadProgress, saveProgress, clearProgress, SESSION_METHODS_MODEL, type LoginProgress } from './progress.ts';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
 
@@ -54,6 +54,7 @@ export function clientIp(ctx: Context): string {
 
 export type NextStep =
   | { step: 'email-confirm' }
+  | { step: 'password'; reason: string }
   | { step: 'sms'; purpose: 'sms-login' | 'phone-verify'; destination: string }
   | { step: 'enrol-phone' }
   | { step: 'unmet'; reason: string }
@@ -72,8 +73,18 @@ export function nextStep(s: Services, account: AccountRecord, progress: LoginPro
   if (s.acr.achieved(progress.amr) >= need) return { step: 'done' };
   if (progress.enrolPhone) return { step: 'sms', purpose: 'phone-verify', destination: progress.enrolPhone };
   if (account.phoneNumber && account.phoneNumberVerified) return { step: 'sms', purpose: 'sms-login', destination: account.phoneNumber };
-  if (s.config.mfa.inlinePhoneEnrolment) return { step: 'enrol-phone' };
+  if (s.config.mfa.inlinePhoneEnrolment) {
+    // Adding a factor needs the password proved in this same sign-in: an old session alone (step-up)
+    // must not be able to attach a new phone and present it as the account's second factor.
+    if (progress.stepUp || !progress.amr.includes(AMR.password)) return { step: 'password', reason: 'Enter your password to add a phone number to your account.' };
+    return { step: 'enrol-phone' };
+  }
   return { step: 'unmet', reason: 'The app requires a verified phone for SMS sign-in, and this account has none.' };
+}
+
+/** A stamp of the account's current password: stored with a sign-in and with a re-authentication. */
+export function credentialOf(s: Pick<Services, 'box'>, account: Pick<AccountRecord, 'passwordHash'>): string {
+  return s.box.mac(`credential:${account.passwordHash}`).slice(0, 22);
 }
 
 export async function startProgress(s: Services, l: Loaded, p: LoginProgress) {
@@ -87,19 +98,57 @@ export async function currentProgress(s: Services, l: Loaded): Promise<LoginProg
   const { session, prompt } = l.details;
   const reasons = prompt.reasons ?? [];
   if (session?.accountId && prompt.name === 'login' && reasons.length > 0 && reasons.every((r) => r === 'acr_unmet')) {
-    const stepUp: LoginProgress = { accountId: session.accountId, amr: [...((session.amr as string[] | undefined) ?? [])], stepUp: true };
+    const account = await s.store.accounts.findById(session.accountId);
+    if (!account) return null;
+    const methods = await sessionMethods(s, session.uid);
+    const stepUp: LoginProgress = {
+      accountId: session.accountId, amr: [...((session.amr as string[] | undefined) ?? [])], stepUp: true,
+      methods, credential: credentialOf(s, account),
+    };
     await saveProgress(s.store, l.uid, stepUp, l.expiresAt);
     return stepUp;
   }
   return null;
 }
 
+/**
+ * The sign-in in progress and its account, or null when there is none or it no longer holds: the account
+ * is gone, or its password changed since this sign-in proved it (a reset by the mailbox's owner ends
+ * every pending sign-in of the account, whoever started it).
+ */
+export async function currentSignIn(s: Services, l: Loaded): Promise<{ p: LoginProgress; account: AccountRecord } | null> {
+  const p = await currentProgress(s, l);
+  if (!p || p.registration) return null;
+  const account = await s.store.accounts.findById(p.accountId);
+  if (!account || (p.credential && p.credential !== credentialOf(s, account))) {
+    await clearProgress(s.store, l.uid);
+    return null;
+  }
+  return { p, account };
+}
+
+// Per-method times of a browser session (what was proved when), kept beside oidc-provider's session,
+// which has one login time only.
+
+export async function sessionMethods(s: Services, sessionUid: string | undefined): Promise<Record<string, number>> {
+  if (!sessionUid) return {};
+  const rec = (await s.store.oidc.find(SESSION_METHODS_MODEL, sessionUid)) as { methods?: Record<string, number> } | undefined;
+  if (rec?.methods) return { ...rec.methods };
+  const session = await s.provider.Session.findByUid(sessionUid);
+  return session?.loginTs ? { [AMR.password]: session.loginTs } : {};
+}
+
 export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: LoginProgress) {
   const amr = AcrModel.withMfa(p.amr.length ? p.amr : [AMR.password]);
   const acr = s.acr.resultAcr(amr, l.demand);
+  const now = Math.floor(Date.now() / 1000);
+  const methods = { ...p.methods };
+  for (const m of amr) methods[m] ??= now;
+  // auth_time is about the password (max_age): a step-up keeps the time the password was entered.
+  const ts = methods[AMR.password] ?? now;
   await clearProgress(s.store, l.uid);
   await s.audit('login.succeeded', p.accountId, clientIp(ctx), { client: l.client.id, acr, amr });
-  await finishInteraction(s, ctx, { login: { accountId: p.accountId, acr, amr, remember: true } }, { mergeWithLastSubmission: false });
+  await finishInteraction(s, ctx, { login: { accountId: p.accountId, acr, amr, remember: true, ts }, tessera: { methods } }, { mergeWithLastSubmission: false });
 }
 
 /**

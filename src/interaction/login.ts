@@ -4,13 +4,17 @@ import type { Services } from '../services.ts';
 import { FieldErrors } from '../accounts/service.ts';
 import { AMR } from '../oidc/acr.ts';
 import {
-  loadInteraction, currentProgress, startProgress, nextStep, finishLogin, finishUnmet, finishInteraction, field, clientIp, type Loaded,
+  loadInteraction, currentProgress, currentSignIn, startProgress, nextStep, finishLogin, finishUnmet, finishInteraction, field, clientIp,
+  credentialOf, type Loaded,
 } from './context.ts';
-import { showEmailConfirm, showSmsStep, showEnrolPhone } from './second-factor.ts';
+import { showEmailConfirm, showSmsStep, showEnrolPhone, showRegistrationConfirm } from './second-factor.ts';
+import { randomId } from '../secrets.ts';
 import { showConsent } from './consent.ts';
 import { SessionExpired } from '../errors.ts';
 import { isRemembered } from '../factors/remember.ts';
 
+const ACCOUNT_LOCKED =
+  'Sign-in to this account is paused after many wrong passwords. We emailed you a link to unlock it; you can also reset your password.';
 const GENERIC_FAILURE = 'That email and password don’t match an account. Check them and try again.';
 
 export function pageLocals(l: Loaded, extra: Record<string, unknown> = {}) {
@@ -23,16 +27,16 @@ export async function showInteraction(s: Services, ctx: Context) {
   if (l.details.prompt.name === 'consent') return showConsent(s, ctx, l);
   if (l.details.prompt.name !== 'login') throw new SessionExpired();
   const progress = await currentProgress(s, l);
-  if (!progress) {
-    const hint = typeof l.details.params.login_hint === 'string' ? l.details.params.login_hint.slice(0, 254) : '';
-    return s.render(ctx, 'interaction/login', pageLocals(l, { values: { email: hint }, demand: l.demand?.level ?? 0 }));
-  }
-  const account = await s.store.accounts.findById(progress.accountId);
-  if (!account) throw new SessionExpired();
-  const next = nextStep(s, account, progress, l.demand, isRemembered(ctx, s.rememberKey, account));
+  if (progress?.registration) return showRegistrationConfirm(s, ctx, l, progress);
+  const signIn = progress ? await currentSignIn(s, l) : null;
+  if (!signIn) return showLogin(s, ctx, l);
+  const { p, account } = signIn;
+  const next = nextStep(s, account, p, l.demand, isRemembered(ctx, s.rememberKey, account));
   switch (next.step) {
     case 'done':
-      return finishLogin(s, ctx, l, progress);
+      return finishLogin(s, ctx, l, p);
+    case 'password':
+      return showLogin(s, ctx, l, { email: account.email, notice: next.reason });
     case 'unmet':
       return finishUnmet(s, ctx, l, next.reason, account.id);
     case 'email-confirm':
@@ -40,8 +44,13 @@ export async function showInteraction(s: Services, ctx: Context) {
     case 'enrol-phone':
       return showEnrolPhone(s, ctx, l, account);
     case 'sms':
-      return showSmsStep(s, ctx, l, account, progress, next);
+      return showSmsStep(s, ctx, l, account, p, next);
   }
+}
+
+function showLogin(s: Services, ctx: Context, l: Loaded, opts: { email?: string; notice?: string } = {}) {
+  const hint = opts.email ?? (typeof l.details.params.login_hint === 'string' ? l.details.params.login_hint.slice(0, 254) : '');
+  s.render(ctx, 'interaction/login', pageLocals(l, { values: { email: hint }, notice: opts.notice, demand: l.demand?.level ?? 0 }));
 }
 
 /** POST /interaction/:uid/login — the password step. */
@@ -59,12 +68,17 @@ export async function submitPassword(s: Services, ctx: Context) {
     await s.audit('login.failed', null, clientIp(ctx), { reason: result.reason });
     if (result.reason === 'throttled') {
       ctx.set('Retry-After', String(result.retryAfterSeconds));
+      // The account-wide lock reads the same whether or not the address has an account (src/guard/unlock.ts).
+      if (result.scope === 'account') return render({ form: ACCOUNT_LOCKED }, 429);
       return render({ form: `Too many failed attempts. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` }, 429);
     }
     return render({ form: GENERIC_FAILURE }, 401);
   }
   // A different account than the signed-in session's starts from scratch (no step-up carried over).
-  await startProgress(s, l, { accountId: result.account.id, amr: [AMR.password] });
+  const now = Math.floor(Date.now() / 1000);
+  await startProgress(s, l, {
+    accountId: result.account.id, amr: [AMR.password], methods: { [AMR.password]: now }, credential: credentialOf(s, result.account),
+  });
   ctx.redirect(`/interaction/${l.uid}`);
 }
 
@@ -74,7 +88,11 @@ export async function showRegister(s: Services, ctx: Context) {
   s.render(ctx, 'interaction/register', pageLocals(l));
 }
 
-/** POST /interaction/:uid/register — create the account, then confirm the email inside the same sign-in. */
+/**
+ * POST /interaction/:uid/register — checks the form and mails a code; the account is created only when
+ * the code comes back to this sign-in. A taken address gets the same page (and the same work: a hash
+ * and one mail), and its owner a notice instead of a code: the page never tells who has an account.
+ */
 export async function submitRegister(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
   const values = {
@@ -84,11 +102,18 @@ export async function submitRegister(s: Services, ctx: Context) {
   };
   const password = field(ctx, 'password', 1024);
   const confirm = field(ctx, 'password_confirm', 1024);
+  const allowed = await s.guards.registration(clientIp(ctx));
+  if (!allowed.ok) {
+    ctx.set('Retry-After', String(allowed.retryAfterSeconds));
+    const form = `Too many accounts are being created from here or right now. Try again in ${Math.max(1, Math.ceil(allowed.retryAfterSeconds / 60))} minutes.`;
+    return s.render(ctx, 'interaction/register', pageLocals(l, { values, errors: { form } }), 429);
+  }
   try {
     if (password && confirm !== password) throw new FieldErrors({ password_confirm: 'The passwords don’t match.' });
-    const account = await s.accounts.register({ ...values, password });
-    await s.audit('account.registered', account.id, clientIp(ctx), { client: l.client.id });
-    await startProgress(s, l, { accountId: account.id, amr: [AMR.password] });
+    const pending = await s.accounts.prepareRegistration({ ...values, password });
+    const accountId = randomId(16);
+    await startProgress(s, l, { accountId, amr: [], registration: pending });
+    await s.audit(pending.taken ? 'account.register_taken' : 'account.register_started', pending.taken ? null : accountId, clientIp(ctx), { client: l.client.id });
     ctx.redirect(`/interaction/${l.uid}`);
   } catch (err) {
     if (!(err instanceof FieldErrors)) throw err;

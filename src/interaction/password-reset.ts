@@ -3,7 +3,8 @@
 // (so a second factor still applies).
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
-import { FieldErrors } from '../accounts/service.ts';
+import { passwordProblem } from '../accounts/passwords.ts';
+import { passwordReplaced } from '../accounts/credentials.ts';
 import { loadInteraction, field, clientIp } from './context.ts';
 import { pageLocals } from './login.ts';
 import { CODE_ERRORS, verifyFailure } from './second-factor.ts';
@@ -13,16 +14,30 @@ export async function showForgot(s: Services, ctx: Context) {
   s.render(ctx, 'interaction/forgot', pageLocals(l, { values: { email: typeof ctx.query.email === 'string' ? ctx.query.email.slice(0, 254) : '' } }));
 }
 
+/**
+ * The code goes out after the response, and an unknown address gets a decoy challenge (never sent, never
+ * met): the page, its timing and the next step's answers are the same whether or not an account exists.
+ */
 export async function submitForgot(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
   const email = field(ctx, 'email', 254).trim().toLowerCase();
   if (!email) return s.render(ctx, 'interaction/forgot', pageLocals(l, { errors: { email: 'Enter your email address.' } }), 400);
-  const account = await s.store.accounts.findByEmail(email);
-  if (account) {
-    await s.challenges.start({ purpose: 'password-reset', accountId: account.id, channel: 'email', destination: account.email, context: l.uid, ip: clientIp(ctx), name: account.name });
-    await s.audit('password.reset_requested', account.id, clientIp(ctx));
+  const allowed = await s.guards.passwordReset(clientIp(ctx));
+  if (!allowed.ok) {
+    ctx.set('Retry-After', String(allowed.retryAfterSeconds));
+    const message = `Too many password resets were asked for from here or right now. Try again in ${Math.max(1, Math.ceil(allowed.retryAfterSeconds / 60))} minutes.`;
+    return s.render(ctx, 'interaction/forgot', pageLocals(l, { values: { email }, errors: { email: message } }), 429);
   }
-  // Same page whether or not the account exists.
+  const ip = clientIp(ctx);
+  const account = await s.store.accounts.findByEmail(email);
+  afterResponse(s, async () => {
+    if (account) {
+      await s.challenges.start({ purpose: 'password-reset', accountId: account.id, channel: 'email', destination: account.email, context: l.uid, ip, name: account.name });
+      await s.audit('password.reset_requested', account.id, ip);
+    } else {
+      await s.challenges.decoy({ purpose: 'password-reset', accountId: unknownAccountKey(s, email), destination: email, context: l.uid, ip });
+    }
+  });
   s.render(ctx, 'interaction/reset', pageLocals(l, { values: { email } }));
 }
 
@@ -32,20 +47,27 @@ export async function submitReset(s: Services, ctx: Context) {
   const password = field(ctx, 'password', 1024);
   const again = (errors: Record<string, string>, status = 400) => s.render(ctx, 'interaction/reset', pageLocals(l, { values: { email }, errors }), status);
   const account = email ? await s.store.accounts.findByEmail(email) : null;
-  const open = account ? await s.store.challenges.findActive(account.id, 'password-reset', l.uid) : null;
-  if (!account || !open) return again({ code: CODE_ERRORS.unknown });
+  const key = account ? account.id : unknownAccountKey(s, email);
+  const open = email ? await s.store.challenges.findActive(key, 'password-reset', l.uid) : null;
+  if (!open) return again({ code: CODE_ERRORS.unknown });
   if (password !== field(ctx, 'password_confirm', 1024)) return again({ password_confirm: 'The passwords don’t match.' });
-  try {
-    await s.accounts.setPassword(account.id, password, { checkOnly: true });
-  } catch (err) {
-    if (err instanceof FieldErrors) return again(err.fields);
-    throw err;
-  }
-  const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: account.id, purpose: 'password-reset' });
-  if (!res.ok) return again({ code: verifyFailure(res) });
+  const weak = passwordProblem(password, { email });
+  if (weak) return again({ password: weak });
+  const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: key, purpose: 'password-reset' });
+  if (!res.ok || !account) return again({ code: res.ok ? CODE_ERRORS.unknown : verifyFailure(res) });
   await s.accounts.setPassword(account.id, password);
-  // Receiving the code proves the mailbox, so the address counts as confirmed.
-  if (!account.emailVerified) await s.store.accounts.update(account.id, { emailVerified: true });
-  await s.audit('password.reset', account.id, clientIp(ctx));
+  // Every session and pending sign-in of the account ends, but for this browser's own session (whose
+  // sign-in continues here, with the new password).
+  await passwordReplaced(s, account, { how: 'reset', ip: clientIp(ctx), keepSessionUid: l.details.session?.uid });
   s.render(ctx, 'interaction/login', pageLocals(l, { values: { email }, notice: 'Your password was changed. Sign in with the new one.', demand: l.demand?.level ?? 0 }));
+}
+
+/** The challenge key of an address without an account: stable per address, never an account id. */
+function unknownAccountKey(s: Services, email: string): string {
+  return `unknown:${s.box.mac(`reset:${email}`).slice(0, 22)}`;
+}
+
+/** Work the response must not wait for (its duration would tell whether the account exists). */
+function afterResponse(s: Services, job: () => Promise<void>) {
+  setImmediate(() => job().catch((err) => s.log.warn({ err }, 'password reset mail failed')));
 }

@@ -1,18 +1,36 @@
 // What a sign-in has proved so far, kept server-side per interaction (uid) through the store port, so
 // the browser can't skip a step and any instance can serve the next request.
 import type { Store } from '../store/ports.ts';
+import type { PendingRegistration } from '../accounts/service.ts';
 
 export interface LoginProgress {
+  /** The account signing in (for a pending registration, the id it will get). */
   accountId: string;
   /** Methods proved in this interaction (or carried over from the session on step-up). */
   amr: string[];
+  /** When each method was proved, epoch seconds: `auth_time` is the password's time, never a step-up's. */
+  methods?: Record<string, number>;
   /** True when the session was reused (step-up): the password was not asked again. */
   stepUp?: boolean;
   /** A phone number the user is verifying inside the login (inline enrolment), E.164. */
   enrolPhone?: string;
+  /**
+   * A stamp of the account's password hash when the password was proved (or the session reused): a
+   * password change or reset meanwhile voids this sign-in (a pending sign-in never survives a change of
+   * ownership).
+   */
+  credential?: string;
+  /**
+   * A registration waiting for its email code. The account does not exist until the code is entered in
+   * this same sign-in (this browser): no unconfirmed account exists that someone else could later own
+   * through a password reset or a mailed link.
+   */
+  registration?: PendingRegistration;
 }
 
 const MODEL = 'TesseraLogin';
+/** Per-method times of a browser session, keyed by the session's uid (written when a sign-in finishes). */
+export const SESSION_METHODS_MODEL = 'TesseraMethods';
 
 export async function loadProgress(store: Store, uid: string): Promise<LoginProgress | null> {
   return ((await store.oidc.find(MODEL, uid)) as LoginProgress | undefined) ?? null;

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type { Services } from '../services.ts';
 import { showInteraction, submitPassword, showRegister, submitRegister, abort } from './login.ts';
 import {
-  submitEmailCode, resendEmailCode, submitSmsCode, resendSmsCode, submitRecoveryCode,
+  submitEmailCode, showEmailLink, resendEmailCode, submitSmsCode, resendSmsCode, submitRecoveryCode,
   submitEnrolPhone, declineEnrolPhone, changeEnrolPhone,
 } from './second-factor.ts';
 import { submitConsent } from './consent.ts';
@@ -17,6 +17,7 @@ export function interactionRouter(s: Services): Router {
   r.get('/register', (ctx) => showRegister(s, ctx));
   r.post('/register', (ctx) => submitRegister(s, ctx));
   r.post('/email', (ctx) => submitEmailCode(s, ctx));
+  r.get('/email/link', (ctx) => showEmailLink(s, ctx));
   r.post('/email/resend', (ctx) => resendEmailCode(s, ctx));
   r.post('/sms', (ctx) => submitSmsCode(s, ctx));
   r.post('/sms/resend', (ctx) => resendSmsCode(s, ctx));

@@ -7,7 +7,10 @@ import type { VerifyResult, StartResult, ResendResult } from '../challenges/engi
 import { AMR } from '../oidc/acr.ts';
 import { maskPhone, parsePhone } from '../accounts/phone.ts';
 import { SessionExpired } from '../errors.ts';
-import { loadInteraction, currentProgress, nextStep, finishUnmet, field, clientIp, startProgress, type Loaded, type NextStep } from './context.ts';
+import {
+  loadInteraction, currentProgress, currentSignIn, nextStep, finishUnmet, field, clientIp, startProgress, credentialOf, type Loaded, type NextStep,
+} from './context.ts';
+import { clearProgress } from './progress.ts';
 import { pageLocals } from './login.ts';
 import { rememberBrowser } from '../factors/remember.ts';
 import type { LoginProgress } from './progress.ts';
@@ -18,6 +21,7 @@ export const CODE_ERRORS: Record<Exclude<VerifyResult, { ok: true }>['reason'], 
   exhausted: 'Too many wrong codes. Send a new code to try again.',
   used: 'That code was already used. Send a new one.',
   unknown: 'That code isn’t valid any more. Send a new one.',
+  locked: 'Too many wrong codes were entered for this account today. Try again later, or use another way to sign in.',
 };
 
 export function startFailure(r: Exclude<StartResult, { ok: true }>): string {
@@ -39,52 +43,131 @@ export function resendFailure(r: Exclude<ResendResult, { ok: true }>): { message
   return { message: CODE_ERRORS.unknown, status: 400 };
 }
 
-export function emailLink(s: Services) {
-  return (challengeId: string, code: string) => `${s.config.issuer}/email/confirm?c=${encodeURIComponent(challengeId)}&code=${code}`;
+/**
+ * The link in a confirmation mail leads back into the same sign-in: it works only in the browser that
+ * holds the sign-in (its interaction cookie), and only by a click on a button (a POST), so neither a mail
+ * scanner nor someone else's browser can confirm an address and finish another person's sign-in.
+ */
+export function emailLink(s: Services, uid: string) {
+  return (_challengeId: string, code: string) => `${s.config.issuer}/interaction/${encodeURIComponent(uid)}/email/link?code=${code}`;
 }
 
 async function progressOrExpire(s: Services, l: Loaded) {
-  const p = await currentProgress(s, l);
-  if (!p) throw new SessionExpired();
-  const account = await s.store.accounts.findById(p.accountId);
-  if (!account) throw new SessionExpired();
-  return { p, account };
+  const signIn = await currentSignIn(s, l);
+  if (!signIn) throw new SessionExpired();
+  return signIn;
 }
 
 // ---- email confirmation -------------------------------------------------------------------------
 
-export async function showEmailConfirm(s: Services, ctx: Context, l: Loaded, account: AccountRecord, extra: Record<string, unknown> = {}, status = 200) {
+/** The address being confirmed in this sign-in: a pending registration's, or an existing account's. */
+interface Confirming {
+  accountId: string;
+  email: string;
+  name: string;
+  notice?: { subject: string; text: string };
+}
+
+function confirmingOf(s: Services, p: LoginProgress | null, account: AccountRecord | null): Confirming | null {
+  if (p?.registration) {
+    const r = p.registration;
+    return { accountId: p.accountId, email: r.email, name: r.name, notice: r.taken ? registrationAttemptNotice(s, r.email) : undefined };
+  }
+  return account ? { accountId: account.id, email: account.email, name: account.name } : null;
+}
+
+async function renderEmailConfirm(s: Services, ctx: Context, l: Loaded, c: Confirming, extra: Record<string, unknown> = {}, status = 200) {
   const started = await s.challenges.start({
-    purpose: 'email-confirm', accountId: account.id, channel: 'email', destination: account.email,
-    ip: clientIp(ctx), name: account.name, link: emailLink(s),
+    purpose: 'email-confirm', accountId: c.accountId, channel: 'email', destination: c.email, context: l.uid,
+    ip: clientIp(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice,
   });
   const errors = started.ok ? {} : { code: startFailure(started) };
-  s.render(ctx, 'interaction/email-confirm', pageLocals(l, { email: account.email, errors, ...extra }), started.ok ? status : 503);
+  s.render(ctx, 'interaction/email-confirm', pageLocals(l, { email: c.email, errors, ...extra }), started.ok ? status : 503);
+}
+
+export async function showEmailConfirm(s: Services, ctx: Context, l: Loaded, account: AccountRecord, extra: Record<string, unknown> = {}, status = 200) {
+  return renderEmailConfirm(s, ctx, l, confirmingOf(s, null, account)!, extra, status);
+}
+
+export async function showRegistrationConfirm(s: Services, ctx: Context, l: Loaded, p: LoginProgress, extra: Record<string, unknown> = {}, status = 200) {
+  return renderEmailConfirm(s, ctx, l, confirmingOf(s, p, null)!, extra, status);
+}
+
+/** The sign-in's address being confirmed, from a pending registration or the signed-in account. */
+async function confirmingNow(s: Services, l: Loaded): Promise<{ c: Confirming; p: LoginProgress } > {
+  const p = await currentProgress(s, l);
+  if (p?.registration) return { c: confirmingOf(s, p, null)!, p };
+  const signIn = await progressOrExpire(s, l);
+  return { c: confirmingOf(s, null, signIn.account)!, p: signIn.p };
 }
 
 export async function submitEmailCode(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
-  const { account } = await progressOrExpire(s, l);
-  const open = await s.store.challenges.findActive(account.id, 'email-confirm', null);
-  const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
-  if (!result.ok) return showEmailConfirm(s, ctx, l, account, { errors: { code: verifyFailure(result) } }, 400);
-  await s.store.accounts.update(account.id, { emailVerified: true });
-  await s.audit('email.confirmed', account.id, clientIp(ctx));
+  const { c, p } = await confirmingNow(s, l);
+  const open = await s.store.challenges.findActive(c.accountId, 'email-confirm', l.uid);
+  const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: c.accountId, purpose: 'email-confirm' }) : ({ ok: false, reason: 'unknown' } as const);
+  if (!result.ok) return renderEmailConfirm(s, ctx, l, c, { errors: { code: verifyFailure(result) } }, 400);
+  if (p.registration) {
+    const account = await s.accounts.completeRegistration(p.accountId, p.registration);
+    if (!account) {
+      await clearProgress(s.store, l.uid);
+      return s.render(ctx, 'interaction/register', pageLocals(l, { values: { email: p.registration.email, name: p.registration.name }, errors: { form: 'We couldn’t create this account. If you already have one, sign in or reset your password.' } }), 409);
+    }
+    await s.audit('account.registered', account.id, clientIp(ctx), { client: l.client.id });
+    const now = Math.floor(Date.now() / 1000);
+    await startProgress(s, l, { accountId: account.id, amr: [AMR.password], methods: { [AMR.password]: now }, credential: credentialOf(s, account) });
+  } else {
+    await s.store.accounts.update(c.accountId, { emailVerified: true });
+  }
+  await s.audit('email.confirmed', c.accountId, clientIp(ctx));
   ctx.redirect(`/interaction/${l.uid}`);
+}
+
+/** GET /interaction/:uid/email/link — from the mail: a button that confirms here (POST), nothing on GET. */
+export async function showEmailLink(s: Services, ctx: Context) {
+  let l: Loaded;
+  try {
+    l = await loadInteraction(s, ctx);
+  } catch {
+    return s.render(ctx, 'message', {
+      title: 'Open this link where you signed up',
+      message: 'This link only works in the browser where you started creating your account. Go back to that window and type the code from the email there.',
+    }, 400);
+  }
+  const { c } = await confirmingNow(s, l);
+  const code = typeof ctx.query.code === 'string' ? ctx.query.code.replace(/\D/g, '').slice(0, 10) : '';
+  s.render(ctx, 'interaction/email-link', pageLocals(l, { email: c.email, code }));
 }
 
 export async function resendEmailCode(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
-  const { account } = await progressOrExpire(s, l);
-  const open = await s.store.challenges.findActive(account.id, 'email-confirm', null);
+  const { c } = await confirmingNow(s, l);
+  const open = await s.store.challenges.findActive(c.accountId, 'email-confirm', l.uid);
   if (open) {
-    const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), name: account.name, link: emailLink(s) });
+    const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice });
     if (!r.ok && r.reason !== 'gone') {
       const failure = resendFailure(r);
-      return showEmailConfirm(s, ctx, l, account, { errors: { code: failure.message } }, failure.status);
+      return renderEmailConfirm(s, ctx, l, c, { errors: { code: failure.message } }, failure.status);
     }
   }
-  return showEmailConfirm(s, ctx, l, account, { notice: 'We sent a new code.' });
+  return renderEmailConfirm(s, ctx, l, c, { notice: 'We sent a new code.' });
+}
+
+/** What the owner of a taken address receives when someone tries to register it. */
+function registrationAttemptNotice(s: Services, email: string) {
+  const host = new URL(s.config.issuer).host;
+  return {
+    subject: 'Someone tried to create an account with your address',
+    text: [
+      'Hello,',
+      '',
+      `Someone just tried to create an account at ${host} with this email address (${email}). You already have one,`,
+      'so nothing was created and no code was sent.',
+      '',
+      'If it was you: sign in instead, or use "Forgot your password?" on the sign-in page.',
+      'If it wasn’t you, you can ignore this email: your account is unchanged.',
+    ].join('\n'),
+  };
 }
 
 // ---- SMS ----------------------------------------------------------------------------------------
@@ -128,10 +211,11 @@ export async function submitSmsCode(s: Services, ctx: Context) {
   if (next.purpose === 'phone-verify') {
     await s.store.accounts.update(account.id, { phoneNumber: next.destination, phoneNumberVerified: true });
     await s.audit('phone.verified', account.id, clientIp(ctx), { inline: true });
+    await s.notices.phoneChanged(account, account.phoneNumberVerified ? account.phoneNumber : null, next.destination, clientIp(ctx));
   } else if (field(ctx, 'remember_browser') === 'yes' && s.config.mfa.rememberBrowserDays > 0) {
     rememberBrowser(ctx, s.rememberKey, account, s.config.mfa.rememberBrowserDays);
   }
-  await startProgress(s, l, { accountId: account.id, amr: [...p.amr, AMR.sms], stepUp: p.stepUp });
+  await startProgress(s, l, { ...p, enrolPhone: undefined, amr: [...p.amr, AMR.sms], methods: { ...p.methods, [AMR.sms]: Math.floor(Date.now() / 1000) } });
   ctx.redirect(`/interaction/${l.uid}`);
 }
 
@@ -168,7 +252,7 @@ export async function submitRecoveryCode(s: Services, ctx: Context) {
     return renderSmsAgain(s, ctx, l, account, p, next, { recovery_code: message }, outcome === 'throttled' ? 429 : 400);
   }
   await s.audit('mfa.recovery_code_used', account.id, clientIp(ctx));
-  await startProgress(s, l, { accountId: account.id, amr: [...p.amr, AMR.recovery], stepUp: p.stepUp });
+  await startProgress(s, l, { ...p, amr: [...p.amr, AMR.recovery], methods: { ...p.methods, [AMR.recovery]: Math.floor(Date.now() / 1000) } });
   ctx.redirect(`/interaction/${l.uid}`);
 }
 
@@ -183,7 +267,7 @@ export async function submitEnrolPhone(s: Services, ctx: Context) {
   const { p, account } = await progressOrExpire(s, l);
   if (nextStep(s, account, p, l.demand).step !== 'enrol-phone') return ctx.redirect(`/interaction/${l.uid}`);
   const input = field(ctx, 'phone_number', 64);
-  const parsed = parsePhone(input, s.config.sms.defaultRegion, s.config.sms.allowedCountries);
+  const parsed = parsePhone(input, s.config.sms.defaultRegion, s.config.sms.allowedCountries, s.config.sms.deniedPrefixes);
   if (!parsed.ok) return showEnrolPhone(s, ctx, l, account, { values: { phone_number: input }, errors: { phone_number: parsed.error } }, 400);
   await startProgress(s, l, { ...p, enrolPhone: parsed.e164 });
   ctx.redirect(`/interaction/${l.uid}`);
@@ -202,8 +286,7 @@ export async function changeEnrolPhone(s: Services, ctx: Context) {
   const { p } = await progressOrExpire(s, l);
   if (p.enrolPhone) {
     await s.store.challenges.voidOpen(p.accountId, 'phone-verify');
-    const rest: LoginProgress = { accountId: p.accountId, amr: p.amr, stepUp: p.stepUp };
-    await startProgress(s, l, rest);
+    await startProgress(s, l, { ...p, enrolPhone: undefined });
   }
   ctx.redirect(`/interaction/${l.uid}`);
 }

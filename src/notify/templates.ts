@@ -8,6 +8,7 @@ export function smsText(purpose: ChallengePurpose, code: string, issuerHost: str
 }
 
 export function emailMessage(purpose: ChallengePurpose, code: string, link: string | null, name: string, ttlMinutes: number) {
+  if (purpose === 'account-unlock') return unlockMessage(link ?? '', name, ttlMinutes);
   const subject =
     purpose === 'email-confirm' ? 'Confirm your email address' : purpose === 'password-reset' ? 'Reset your password' : 'Your sign-in code';
   const lines = [
@@ -25,4 +26,20 @@ export function emailMessage(purpose: ChallengePurpose, code: string, link: stri
     `The code expires in ${ttlMinutes} minutes. If you did not ask for it, you can ignore this email.`,
   ];
   return { subject, text: lines.join('\n') };
+}
+
+/** The way back after too many wrong passwords from many places: a link, and no code to type. */
+function unlockMessage(link: string, name: string, ttlMinutes: number) {
+  const text = [
+    `Hello ${name},`,
+    '',
+    'Sign-in to your account was paused because of many wrong password attempts. If that was you, or to keep',
+    'using your account anyway, open this link and press "Unlock":',
+    '',
+    link,
+    '',
+    `The link works once and expires in ${ttlMinutes} minutes. If you didn’t try to sign in, someone may be`,
+    'guessing your password: your account stays safe while it is paused, and choosing a new password also unlocks it.',
+  ];
+  return { subject: 'Unlock sign-in to your account', text: text.join('\n') };
 }

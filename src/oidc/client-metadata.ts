@@ -4,16 +4,40 @@ import type { AcrModel } from './acr.ts';
 
 /** Admin-set minimum ACR: applies to every request of the client and can't be lowered by it. */
 export const MIN_ACR = 'tessera_min_acr';
-/** First-party clients (the admin's own apps) skip the consent page. */
+/** First-party clients (the admin's own apps) skip the consent page. Nothing else: it grants no token access. */
 export const FIRST_PARTY = 'tessera_first_party';
+/**
+ * Admin-granted: the client may introspect tokens issued to any client (an API gateway, a resource
+ * server). Only for a confidential client; never implied by FIRST_PARTY.
+ */
+export const INTROSPECT_ANY = 'tessera_introspect_any';
 
 export function validateExtraMetadata(acr: AcrModel) {
-  return (_ctx: unknown, key: string, value: unknown) => {
+  return (_ctx: unknown, key: string, value: unknown, metadata: { token_endpoint_auth_method?: unknown }) => {
     if (key === MIN_ACR && value !== undefined && value !== null && (typeof value !== 'string' || acr.levelOf(value) === undefined))
       throw new errors.InvalidClientMetadata(`${MIN_ACR} must be one of ${acr.values.join(', ')}`);
     if (key === FIRST_PARTY && value !== undefined && typeof value !== 'boolean')
       throw new errors.InvalidClientMetadata(`${FIRST_PARTY} must be true or false`);
+    if (key === INTROSPECT_ANY && value !== undefined) {
+      if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${INTROSPECT_ANY} must be true or false`);
+      if (value && metadata.token_endpoint_auth_method === 'none')
+        throw new errors.InvalidClientMetadata(`${INTROSPECT_ANY} needs a confidential client (token_endpoint_auth_method other than none)`);
+    }
   };
+}
+
+/**
+ * features.introspection.allowedPolicy: only a client that authenticated may introspect (a public
+ * client's client_id proves nothing about who is asking; the built-in tessera-account client is public),
+ * and it sees its own tokens only, unless an admin granted it INTROSPECT_ANY. Reads the client's cached
+ * metadata only: no store access per introspection.
+ */
+export function mayIntrospect(
+  client: { clientId: string; clientAuthMethod?: string; metadata(): Record<string, unknown> },
+  token: { clientId?: string },
+): boolean {
+  if (!client.clientAuthMethod || client.clientAuthMethod === 'none') return false;
+  return token.clientId === client.clientId || clientMeta(client)[INTROSPECT_ANY] === true;
 }
 
 // oidc-provider builds metadata() afresh on each call (every property re-cased); a Client instance never

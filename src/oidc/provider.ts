@@ -6,9 +6,10 @@ import type { Config } from '../config.ts';
 import type { ProviderKeys } from './keys.ts';
 import type { SecretBox } from '../secrets.ts';
 import { createAdapterClass } from './adapter.ts';
+import { SESSION_METHODS_MODEL } from '../interaction/progress.ts';
 import { accountClaims } from '../accounts/service.ts';
 import { AcrModel, requestedAcrValues } from './acr.ts';
-import { FIRST_PARTY, MIN_ACR, validateExtraMetadata, clientMeta } from './client-metadata.ts';
+import { FIRST_PARTY, INTROSPECT_ANY, MIN_ACR, validateExtraMetadata, clientMeta, mayIntrospect } from './client-metadata.ts';
 
 export interface ProviderPages {
   error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
@@ -31,13 +32,24 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
   login.checks.remove('essential_acr');
   login.checks.remove('essential_acrs');
   login.checks.add(
-    new interactionPolicy.Check('acr_unmet', 'the request demands an authentication factor the session has not proved', (ctx) => {
+    new interactionPolicy.Check('acr_unmet', 'the request demands an authentication factor the session has not proved', async (ctx) => {
       const { oidc } = ctx;
-      if (!oidc.session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const session = oidc.session;
+      if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const demand = demandOf(acr, oidc.params as Record<string, unknown>, oidc.claims, oidc.client ? clientMeta(oidc.client) : undefined);
-      if (!demand) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const amr = (oidc.session.amr as string[] | undefined) ?? [];
-      return acr.achieved(amr) >= demand.level ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      const amr = (session.amr as string[] | undefined) ?? [];
+      if (demand && acr.achieved(amr) < demand.level) return interactionPolicy.Check.REQUEST_PROMPT;
+      // The session meets this request: its acr is set for THIS request (oidc-provider puts the session's
+      // acr in the code and ID token), so a session that once answered a 1fa request and proved SMS says
+      // mfa:sms to a request that demands it, and 1fa to one that asks for 1fa. Checks are the one hook
+      // that runs with the session loaded and before the code is issued.
+      session.acr = acr.resultAcr(amr, demand);
+      // A sign-in just finished: keep what was proved when, beside the session (it has one time only).
+      const methods = (oidc.result as { tessera?: { methods?: Record<string, number> } } | undefined)?.tessera?.methods;
+      if (methods && session.uid) {
+        await store.oidc.upsert(SESSION_METHODS_MODEL, session.uid, { accountId: session.accountId, methods }, new Date(Date.now() + config.tokens.sessionTtl * 1000));
+      }
+      return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );
 
@@ -65,17 +77,17 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       token_endpoint_auth_method: 'client_secret_basic',
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'] },
-    extraClientMetadata: { properties: [MIN_ACR, FIRST_PARTY], validator: validateExtraMetadata(acr) },
+    extraClientMetadata: { properties: [MIN_ACR, FIRST_PARTY, INTROSPECT_ANY], validator: validateExtraMetadata(acr) },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // A client may introspect its own tokens; an admin-flagged first-party client (e.g. an API
-        // gateway) may introspect any. oidc-provider's default lets every client see every token.
-        allowedPolicy: async (_ctx, client, token) =>
-          ('clientId' in token && token.clientId === client.clientId) || clientMeta(client)[FIRST_PARTY] === true,
+        // An authenticated (confidential) client may introspect its own tokens; one an admin granted
+        // tessera_introspect_any (an API gateway) any client's. oidc-provider's default lets every client,
+        // public ones included, see every token.
+        allowedPolicy: (_ctx, client, token) => mayIntrospect(client, token),
       },
       revocation: { enabled: true },
       rpInitiatedLogout: {
@@ -126,7 +138,9 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
   };
 
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // Mounted in Tessera's app, which strips X-Forwarded-* from peers that aren't trusted proxies before
+  // oidc-provider reads them (src/http/proxy.ts); without trusted proxies it believes none at all.
+  provider.proxy = config.trustedProxies.length > 0;
   cacheClientLookups(provider);
   return provider;
 }

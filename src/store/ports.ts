@@ -80,6 +80,14 @@ export interface OidcArtifactRepo {
   /** Deletes every artifact of any model carrying this grantId. */
   revokeByGrantId(grantId: string): Promise<void>;
   /**
+   * Ends everything an account has signed in to: deletes its Sessions, its Grants and every artifact of
+   * those grants (tokens, codes: as revokeByGrantId), its pending sign-ins (model 'TesseraLogin', payload.accountId)
+   * and Interactions that carry it (payload.session.accountId or payload.result.login.accountId).
+   * `keepSessionUid`: the session (payload.uid of a Session; payload.session.uid of an Interaction) that stays,
+   * e.g. the browser where the password was just changed. Grants are all revoked regardless.
+   */
+  revokeAccount(accountId: string, opts?: { keepSessionUid?: string }): Promise<{ sessions: number; grants: number }>;
+  /**
    * Runs `fn` (one HTTP request) so that its writes above don't each wait for the disk: the result
    * settles once every write made inside `fn` is durable, and rejects if one of them failed. The
    * embedded store commits concurrent requests' writes together; where each write is durable on its
@@ -94,7 +102,8 @@ export type ChallengePurpose =
   | 'sms-login' // second factor at sign-in / step-up
   | 'email-confirm' // confirm the email address after registration
   | 'email-login' // email code as a second factor (factors issue)
-  | 'password-reset'; // prove the email address to set a new password
+  | 'password-reset' // prove the email address to set a new password
+  | 'account-unlock'; // emailed link that lifts a password lockout (src/guard/unlock.ts)
 
 export interface ChallengeRecord {
   id: string;

@@ -142,6 +142,9 @@ describe('core sign-in journey', () => {
     await expectHeading(page, 'Sign in');
     await page.fill('#password', 'a brand new passphrase');
     await page.click('button:has-text("Continue")');
+    // The reset revoked the account's grants: the app's access is asked for again.
+    await expectHeading(page, 'Allow access?');
+    await page.click('button:has-text("Allow")');
     const tokens2 = await rp.finish(await nextArrival(), started);
     expect(tokens2.claims()!.sub).toBe(sub);
   });

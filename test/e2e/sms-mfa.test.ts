@@ -58,6 +58,17 @@ async function enterSmsCode(e164: string, count: number) {
   await page.click('button:has-text("Verify")');
 }
 
+/** /account's fresh proof: the password now, then (accounts with SMS sign-in) a code to the current number. */
+async function confirmItsYou(sms?: { phone: string; count: number }) {
+  await expectHeading(page, 'Confirm it’s you');
+  await page.fill('#password', PASSWORD);
+  await page.click('button:has-text("Continue")');
+  if (sms) {
+    await expectHeading(page, 'Confirm it’s you');
+    await enterSmsCode(sms.phone, sms.count);
+  }
+}
+
 async function signIn(params: Record<string, string>, steps: () => Promise<void>) {
   const started = await rp.start({ prompt: '', ...params });
   await page.goto(started.url.href);
@@ -81,6 +92,7 @@ describe('phone verification and turning SMS sign-in on (account pages)', () => 
     await expectHeading(page, 'Your account');
     await shot(page, 'account-unverified');
     await page.click('text=Verify or change number');
+    await confirmItsYou();
     await expectHeading(page, 'Add your mobile number');
     await page.fill('#phone_number', '+1 415 555 2671');
     await page.click('button:has-text("Send code")');
@@ -117,13 +129,15 @@ describe('phone verification and turning SMS sign-in on (account pages)', () => 
     expect(stored!.recoveryCodes).toHaveLength(10);
     expect(stored!.recoveryCodes).not.toContain(codes[0]); // stored hashed
 
-    // Turning it off needs the password and leaves no stale state.
+    // Turning it off needs a fresh proof (now with the SMS factor too) and leaves no stale state.
     await page.goto(`${t.issuer}/account/mfa/sms/disable`);
+    await expectHeading(page, 'Confirm it’s you');
     await page.fill('#password', 'wrong password here');
-    await page.click('button:has-text("Turn off SMS sign-in")');
+    await page.click('button:has-text("Continue")');
     expect(await page.locator('#password-error').innerText()).toContain('isn’t right');
     expect((await t.store.accounts.findById(u.id))!.mfa).toEqual(['sms']);
-    await page.fill('#password', PASSWORD);
+    await confirmItsYou({ phone: '+14155552671', count: 3 });
+    await expectHeading(page, 'Turn off SMS sign-in');
     await page.click('button:has-text("Turn off SMS sign-in")');
     await expectHeading(page, 'Your account');
     stored = await t.store.accounts.findById(u.id);
@@ -135,6 +149,7 @@ describe('phone verification and turning SMS sign-in on (account pages)', () => 
     await page.goto(`${t.issuer}/account`);
     await password(u.email);
     await page.goto(`${t.issuer}/account/phone`);
+    await confirmItsYou();
     await page.fill('#phone_number', phoneFor(2));
     await page.click('button:has-text("Send code")');
     await expectHeading(page, 'Verify your phone');
@@ -147,7 +162,7 @@ describe('phone verification and turning SMS sign-in on (account pages)', () => 
 });
 
 describe('profile and password on the account pages', () => {
-  it('changes the name and the password (current password required)', async () => {
+  it('changes the name and the password (a fresh proof required)', async () => {
     const u = await user();
     await page.goto(`${t.issuer}/account`);
     await password(u.email);
@@ -158,12 +173,12 @@ describe('profile and password on the account pages', () => {
     await expectHeading(page, 'Your account');
     expect(await page.locator('.facts').innerText()).toContain('Renamed Person');
     await page.click('text=Change your password');
-    await page.fill('#current_password', 'not my password');
-    await page.fill('#password', 'my new secret sentence');
-    await page.fill('#password_confirm', 'my new secret sentence');
-    await page.click('button:has-text("Change password")');
-    expect(await page.locator('#current_password-error').innerText()).toContain('isn’t right');
-    await page.fill('#current_password', PASSWORD);
+    await expectHeading(page, 'Confirm it’s you');
+    await page.fill('#password', 'not my password');
+    await page.click('button:has-text("Continue")');
+    expect(await page.locator('#password-error').innerText()).toContain('isn’t right');
+    await confirmItsYou();
+    await expectHeading(page, 'Change your password');
     await page.fill('#password', 'my new secret sentence');
     await page.fill('#password_confirm', 'my new secret sentence');
     await page.click('button:has-text("Change password")');
@@ -327,6 +342,17 @@ describe('signing in with SMS', () => {
     expect(claims.amr).toEqual(['pwd', 'rec', 'mfa']);
     expect(claims.acr).toBe('urn:tessera:acr:mfa');
     expect((await t.store.accounts.findById(u.id))!.recoveryCodes).toHaveLength(9);
+    // The same code a second time: refused, and the sign-in stays at the SMS step.
+    await page.goto((await rp.start({ prompt: 'login' })).url.href);
+    await password(u.email);
+    await expectHeading(page, 'Check your phone');
+    await page.click('summary');
+    await page.fill('#recovery_code', codes[0]);
+    await page.click('button:has-text("Use recovery code")');
+    expect(await page.locator('#recovery_code-error').textContent({ timeout: 15_000 })).toContain('isn’t valid or was already used');
+    await expectHeading(page, 'Check your phone');
+    expect((await t.store.accounts.findById(u.id))!.recoveryCodes).toHaveLength(9);
+    expect((await t.store.audit.list({ type: 'mfa.failed', accountId: u.id })).map((e) => e.detail.factor)).toEqual(['recovery']);
   });
 
   it('"remember this browser" skips the user-chosen SMS step, honestly reported, but never a demanded one', async () => {

@@ -117,6 +117,35 @@ describe('user commands', () => {
     }
   });
 
+  it('user unlock lifts a password lockout, and is audited', async () => {
+    const created = cli(['user', 'create', '--json'], { email: 'locked@example.com', password: 'a quiet harbour passphrase', name: 'Locked', email_verified: true });
+    expect(created.code).toBe(0);
+    const serve = () =>
+      buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true', LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' }), { log: createLogger('silent') });
+    let built = await serve();
+    try {
+      const accounts = built.services.accounts;
+      for (let i = 0; i < 3; i++) await accounts.signIn('locked@example.com', `a wrong guess ${i}`, `192.0.2.${i + 1}`);
+      expect(await accounts.signIn('locked@example.com', 'a quiet harbour passphrase', '198.51.100.1')).toMatchObject({ ok: false, scope: 'account' });
+    } finally {
+      await built.close();
+    }
+
+    const r = cli(['user', 'unlock', 'locked@example.com', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ unlocked: true, sub: created.json.sub, email: 'locked@example.com' });
+    expect(cli(['user', 'unlock', 'nobody@example.com', '--json']).code).toBe(1);
+
+    built = await serve();
+    try {
+      expect((await built.services.accounts.signIn('locked@example.com', 'a quiet harbour passphrase', '198.51.100.1')).ok).toBe(true);
+      const events = await built.services.store.audit.list({ type: 'admin.user_unlocked', accountId: created.json.sub });
+      expect(events).toHaveLength(1);
+    } finally {
+      await built.close();
+    }
+  });
+
   it('prints usage and exits 1 for unknown commands', () => {
     const r = cli(['frobnicate', 'now']);
     expect(r.code).toBe(1);

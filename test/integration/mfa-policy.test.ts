@@ -1,6 +1,6 @@
 // Protocol-level checks of the MFA policy without a browser: with inline phone enrolment turned off,
 // an SMS demand the account can't meet goes straight back to the RP as unmet_authentication_requirements;
-// and the one-click email confirmation link works once.
+// and the email confirmation link confirms only in the browser that signed up, by a click, once.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { HttpClient, csrfOf } from '../support/http.ts';
@@ -40,7 +40,7 @@ describe('MFA policy', () => {
     expect(t.vonage.messages).toHaveLength(0);
   });
 
-  it('confirms an email address from the link in the mail, once', async () => {
+  it('confirms an email address from the link in the mail only in the browser that signed up, and only by a click', async () => {
     const http = new HttpClient(t.issuer);
     const { res, url } = await http.follow(authorize({}));
     const uidPath = new URL(url).pathname;
@@ -48,13 +48,31 @@ describe('MFA policy', () => {
     const reg = await http.post(`${uidPath}/register`, { _csrf: csrf, name: 'Linda Link', email: 'link@example.com', password: 'a fine passphrase', password_confirm: 'a fine passphrase' });
     expect(reg.status).toBe(302);
     await http.follow(reg.headers.get('location')!);
+    // Nothing exists before the code comes back: no unconfirmed account for anyone to take over.
+    expect(await t.store.accounts.findByEmail('link@example.com')).toBeNull();
     const mail = await t.smtp.waitFor('link@example.com');
-    const link = /(http:\/\/\S+\/email\/confirm\?\S+)/.exec(mail.text)![1];
-    const first = await fetch(link);
-    expect(first.status).toBe(200);
-    expect(await first.text()).toContain('Email confirmed');
-    expect((await t.store.accounts.findByEmail('link@example.com'))!.emailVerified).toBe(true);
-    const again = await fetch(link);
-    expect(again.status).toBe(400);
+    const link = /(http:\/\/\S+\/email\/link\?\S+)/.exec(mail.text)![1];
+    expect(new URL(link).pathname).toBe(`${uidPath}/email/link`);
+
+    // A mail scanner or another browser: a page that says where to open it, and nothing confirmed.
+    const elsewhere = await fetch(link, { headers: { accept: 'text/html' } });
+    expect(elsewhere.status).toBe(400);
+    expect(await elsewhere.text()).toContain('only works in the browser where you started');
+    expect(await t.store.accounts.findByEmail('link@example.com')).toBeNull();
+
+    // The same browser: GET shows a button and changes nothing; the click (POST) confirms.
+    const page = await http.get(link);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Confirm my email');
+    expect(await t.store.accounts.findByEmail('link@example.com')).toBeNull();
+    const code = /name="code" value="(\d+)"/.exec(html)![1];
+    const confirm = await http.post(`${uidPath}/email`, { _csrf: csrfOf(html), code });
+    expect(confirm.status).toBe(302);
+    const account = await t.store.accounts.findByEmail('link@example.com');
+    expect(account?.emailVerified).toBe(true);
+    // Used once: the same code again is refused.
+    const again = await http.post(`${uidPath}/email`, { _csrf: csrfOf(html), code });
+    expect(again.status).not.toBe(302);
   });
 });

@@ -70,7 +70,13 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-function describeStoreContract(name: string, open: () => Promise<Store>, cleanup: (store: Store) => Promise<void>) {
+function describeStoreContract(
+  name: string,
+  open: () => Promise<Store>,
+  cleanup: (store: Store) => Promise<void>,
+  /** Closes the store and opens the same data again (the embedded store: a restart replays its log). */
+  reopen?: (store: Store) => Promise<Store>,
+) {
   describe(`store contract: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
@@ -100,12 +106,18 @@ function describeStoreContract(name: string, open: () => Promise<Store>, cleanup
         const view = await store.accounts.viewById(a.id);
         expect(view).toEqual(a);
         expect(await store.accounts.viewById('nobody')).toBeNull();
-        // A view may be shared (the embedded store's cache): then it is frozen, and changing it throws.
-        try {
-          (view as AccountRecord).recoveryCodes.push('tampered');
-          (view as AccountRecord).name = 'tampered';
-        } catch (err) {
-          expect(err).toBeInstanceOf(TypeError);
+        // A view may be shared (the embedded store's cache): then it is frozen through and through, and
+        // changing it throws. Otherwise it is the caller's own copy, and changing it changes nothing stored.
+        const mutable = view as AccountRecord;
+        if (Object.isFrozen(view)) {
+          expect(Object.isFrozen(view!.recoveryCodes)).toBe(true);
+          expect(() => mutable.recoveryCodes.push('tampered')).toThrow(TypeError);
+          expect(() => {
+            mutable.name = 'tampered';
+          }).toThrow(TypeError);
+        } else {
+          mutable.recoveryCodes.push('tampered');
+          mutable.name = 'tampered';
         }
         expect(await store.accounts.findById(a.id)).toEqual(a);
         expect(await store.accounts.viewById(a.id)).toEqual(a);
@@ -322,6 +334,80 @@ function describeStoreContract(name: string, open: () => Promise<Store>, cleanup
         expect(await store.oidc.find('RefreshToken', 'rt-2')).toBeDefined();
         expect(await store.oidc.find('Session', 's-1')).toEqual({ uid: 'u' });
       });
+
+      it('revokeAccount ends the sessions (but the kept one), grants with their tokens, pending sign-ins and interactions of one account', async () => {
+        const later = fromNow(HOUR);
+        const put = (model: string, id: string, p: Record<string, unknown>, exp: Date | null = later) => store.oidc.upsert(model, id, { jti: id, ...p }, exp);
+        // Signed in as A once, then signed out (below): no longer A's.
+        await put('Session', 's-out', { uid: 'browser-out', accountId: 'acct-a' });
+        // Written together (in the embedded store: one commit row, so a removal must be a record of its own,
+        // not the row's deletion).
+        await Promise.all([
+          // Account A: three browsers (one to keep), one expired session, two grants with their tokens.
+          put('Session', 's-keep', { uid: 'browser-keep', accountId: 'acct-a', authorizations: { rp: { grantId: 'g-a1' } } }),
+          put('Session', 's-other', { uid: 'browser-other', accountId: 'acct-a' }),
+          put('Session', 's-old', { uid: 'browser-old', accountId: 'acct-a' }, ago(1000)),
+          put('Session', 's-out', { uid: 'browser-out' }),
+          put('Grant', 'g-a1', { accountId: 'acct-a', clientId: 'rp' }, null),
+          put('Grant', 'g-a2', { accountId: 'acct-a', clientId: 'rp2' }),
+          put('AccessToken', 'at-a1', { accountId: 'acct-a', grantId: 'g-a1' }),
+          put('RefreshToken', 'rt-a1', { accountId: 'acct-a', grantId: 'g-a1' }, null),
+          put('RefreshToken', 'rt-a2', { accountId: 'acct-a', grantId: 'g-a2' }),
+          put('AuthorizationCode', 'code-a2', { accountId: 'acct-a', grantId: 'g-a2' }),
+          put('TesseraLogin', 'ix-pending', { accountId: 'acct-a', amr: ['pwd'] }),
+          put('Interaction', 'ix-pending', { session: { accountId: 'acct-a', uid: 'browser-other', cookie: 's-other' } }),
+          put('Interaction', 'ix-fresh', { result: { login: { accountId: 'acct-a', amr: ['pwd'] } } }),
+          put('Interaction', 'ix-switch', { session: { accountId: 'acct-b', uid: 'browser-b' }, result: { login: { accountId: 'acct-a' } } }),
+          put('Interaction', 'ix-keep', { session: { accountId: 'acct-a', uid: 'browser-keep' } }),
+          // Account B and artifacts of nobody.
+          put('Session', 's-b', { uid: 'browser-b', accountId: 'acct-b' }),
+          put('Grant', 'g-b', { accountId: 'acct-b', clientId: 'rp' }),
+          put('AccessToken', 'at-b', { accountId: 'acct-b', grantId: 'g-b' }),
+          put('RefreshToken', 'rt-b', { accountId: 'acct-b', grantId: 'g-b' }),
+          put('TesseraLogin', 'ix-b', { accountId: 'acct-b', amr: [] }),
+          put('Interaction', 'ix-b', { session: { accountId: 'acct-b', uid: 'browser-b' } }),
+          put('ClientCredentials', 'cc-1', { clientId: 'rp' }),
+        ]);
+
+        expect(await store.oidc.revokeAccount('acct-a', { keepSessionUid: 'browser-keep' })).toEqual({ sessions: 1, grants: 2 });
+
+        const gone = [
+          ['Session', 's-other'], ['Grant', 'g-a1'], ['Grant', 'g-a2'], ['AccessToken', 'at-a1'], ['RefreshToken', 'rt-a1'],
+          ['RefreshToken', 'rt-a2'], ['AuthorizationCode', 'code-a2'], ['TesseraLogin', 'ix-pending'],
+          ['Interaction', 'ix-pending'], ['Interaction', 'ix-fresh'], ['Interaction', 'ix-switch'],
+        ];
+        const kept = [
+          ['Session', 's-keep'], ['Interaction', 'ix-keep'], ['Session', 's-out'], ['Session', 's-b'], ['Grant', 'g-b'],
+          ['AccessToken', 'at-b'], ['RefreshToken', 'rt-b'], ['TesseraLogin', 'ix-b'], ['Interaction', 'ix-b'], ['ClientCredentials', 'cc-1'],
+        ];
+        const check = async () => {
+          for (const [model, id] of gone) expect(await store.oidc.find(model, id), `${model} ${id}`).toBeUndefined();
+          for (const [model, id] of kept) expect(await store.oidc.find(model, id), `${model} ${id}`).toMatchObject({ jti: id });
+          expect(await store.oidc.findByUid('Session', 'browser-other')).toBeUndefined();
+          expect(await store.oidc.findByUid('Session', 'browser-keep')).toMatchObject({ accountId: 'acct-a' });
+        };
+        await check();
+        if (reopen) {
+          store = await reopen(store); // the removals are in the log: a restart doesn't bring anything back
+          await check();
+        }
+
+        // Without a session to keep, the last one goes too; what is gone isn't counted twice.
+        expect(await store.oidc.revokeAccount('acct-a')).toEqual({ sessions: 1, grants: 0 });
+        expect(await store.oidc.find('Session', 's-keep')).toBeUndefined();
+        expect(await store.oidc.find('Interaction', 'ix-keep')).toBeUndefined();
+        expect(await store.oidc.find('Session', 's-b')).toBeDefined();
+        expect(await store.oidc.revokeAccount('nobody')).toEqual({ sessions: 0, grants: 0 });
+        // A new sign-in of the account afterwards is its own again.
+        await put('Session', 's-new', { uid: 'browser-new', accountId: 'acct-a' });
+        expect(await store.oidc.revokeAccount('acct-a', { keepSessionUid: 'browser-keep' })).toEqual({ sessions: 1, grants: 0 });
+        if (reopen) {
+          store = await reopen(store);
+          expect(await store.oidc.find('Session', 's-keep')).toBeUndefined();
+          expect(await store.oidc.find('Session', 's-new')).toBeUndefined();
+          expect(await store.oidc.find('Grant', 'g-b')).toBeDefined();
+        }
+      });
     });
 
     describe('challenges', () => {
@@ -416,6 +502,18 @@ function describeStoreContract(name: string, open: () => Promise<Store>, cleanup
         const found = await store.challenges.find(c.id);
         expect(found!.sends).toBe(3);
         expect(found!.lastSentAt!.getTime()).toBe(at.getTime());
+      });
+
+      it('markSent with a code hash stores the new hash list (a resend), where the code check reads it', async () => {
+        const c = challenge({ codeHash: 'hash-first', sends: 1 });
+        await store.challenges.create(c);
+        const at = new Date(Date.now() - 5000);
+        await store.challenges.markSent(c.id, at, 'hash-first hash-second');
+        const found = await store.challenges.find(c.id);
+        expect(found).toEqual({ ...c, codeHash: 'hash-first hash-second', sends: 2, lastSentAt: at });
+        expect((await store.challenges.findActive(c.accountId, c.purpose, c.context))!.codeHash).toBe('hash-first hash-second');
+        await store.challenges.markSent(c.id, at); // a delivery without a new code keeps the list
+        expect((await store.challenges.find(c.id))!.codeHash).toBe('hash-first hash-second');
       });
 
       it('voidOpen consumes every open challenge of (account, purpose) only', async () => {
@@ -546,6 +644,14 @@ describeStoreContract(
     await store.close();
     fs.rmSync(sqliteDirs.get(store)!, { recursive: true, force: true });
     sqliteDirs.delete(store);
+  },
+  async (store) => {
+    const dir = sqliteDirs.get(store)!;
+    await store.close();
+    sqliteDirs.delete(store);
+    const again = await openSqliteStore({ file: path.join(dir, 'tessera.db') });
+    sqliteDirs.set(again, dir);
+    return again;
   },
 );
 

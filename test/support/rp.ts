@@ -1,10 +1,19 @@
 // A real relying party: openid-client runs code + PKCE against Tessera and validates every ID token.
 // The browser navigates; its arrival at the RP's redirect_uri is intercepted and handed to openid-client.
 import * as oidc from 'openid-client';
+import { beforeEach } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import type { ClientService } from '../../src/admin/clients.ts';
+
+// Every RP server of this test file. Each test starts with an empty arrival queue: an arrival that a
+// failed test never took would otherwise be handed to the next test, which then fails too and hides
+// the first failure's cause. (Registered when a test file imports this module: a file-level hook.)
+const servers = new Set<RpServer>();
+beforeEach(() => {
+  for (const s of servers) s.clear();
+});
 
 /** A real little RP web server on loopback: records where the browser lands (callback, post-logout). */
 export class RpServer {
@@ -25,7 +34,12 @@ export class RpServer {
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    servers.add(this);
     return this;
+  }
+  /** Forgets arrivals nobody took (done before each test). */
+  clear() {
+    this.arrivals = [];
   }
   /** Waits for the browser's next arrival at the RP and returns the full URL. */
   async nextArrival(timeoutMs = 15_000, page?: Page): Promise<string> {
@@ -37,6 +51,7 @@ export class RpServer {
     return this.arrivals.shift()!;
   }
   async stop() {
+    servers.delete(this);
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }

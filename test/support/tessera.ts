@@ -43,10 +43,14 @@ export async function startTessera(opts: { env?: Record<string, string>; overrid
       VONAGE_FROM: 'Tessera',
       VONAGE_REST_HOST: vonage.url,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      // Every test browser shares 127.0.0.1: per-IP and global caps are raised here and tested on their own.
+      // Every test browser shares 127.0.0.1: per-IP and global caps are raised here; sms-caps.test.ts sets
+      // them low and tests them.
       SMS_PER_IP_HOURLY: '1000',
       SMS_PER_IP_DAILY: '1000',
       SMS_GLOBAL_DAILY: '10000',
+      // Registration and forgot-password per-IP caps likewise (abuse.test.ts sets them low).
+      REGISTRATION_PER_IP_HOURLY: '1000',
+      PASSWORD_RESET_PER_IP_HOURLY: '1000',
       ...(process.env.MONGODB_URI_FOR_APP ? { MONGODB_URI: process.env.MONGODB_URI_FOR_APP } : {}),
       ...opts.env,
     },

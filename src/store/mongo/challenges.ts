@@ -71,8 +71,9 @@ export function mongoChallenges(m: MongoModels): ChallengeRepo {
       const res = await Challenges.updateOne({ _id: id, ...usable(now) }, { $set: { consumedAt: now } });
       return res.modifiedCount === 1;
     },
-    async markSent(id, at) {
-      await Challenges.updateOne({ _id: id }, { $inc: { sends: 1 }, $set: { lastSentAt: at } });
+    async markSent(id, at, codeHash) {
+      // A resend with a new code replaces the hash list (the engine passes old and new hashes together).
+      await Challenges.updateOne({ _id: id }, { $inc: { sends: 1 }, $set: { lastSentAt: at, ...(codeHash ? { codeHash } : {}) } });
     },
     async voidOpen(accountId, purpose) {
       await Challenges.updateMany({ accountId, purpose, consumedAt: null }, { $set: { consumedAt: new Date() } });

@@ -69,6 +69,13 @@ export interface OidcDoc {
   grantId: string | null;
   userCode: string | null;
   uid: string | null;
+  /**
+   * Only on the models an account owns (OWNED_MODELS in oidc.ts), for revokeAccount: the account(s) it
+   * belongs to ([] when none) and the browser session (uid) it belongs to. Absent on tokens and codes
+   * (found through their grant), and on documents written before these fields existed.
+   */
+  accountIds?: string[];
+  sessionUid?: string | null;
 }
 
 const oidcSchema = new Schema<OidcDoc>(
@@ -81,12 +88,15 @@ const oidcSchema = new Schema<OidcDoc>(
     grantId: { type: String, default: null },
     userCode: { type: String, default: null },
     uid: { type: String, default: null },
+    accountIds: { type: [String], default: undefined },
+    sessionUid: { type: String },
   },
   { ...options, collection: 'oidc' },
 );
 oidcSchema.index({ grantId: 1 });
 oidcSchema.index({ model: 1, uid: 1 });
 oidcSchema.index({ model: 1, userCode: 1 });
+oidcSchema.index({ model: 1, accountIds: 1 });
 oidcSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 
 export interface ChallengeDoc {

@@ -9,7 +9,8 @@
 // So the table is a log of commits: one row per commit, holding that commit's records as JSON lines
 // (an upsert, a consumption or a removal). An insert touches the last pages only, and a refresh's three
 // writes, with those of the requests that ran beside it, are one statement. The lookups live in memory
-// (per model: id, uid and user code → entry, which knows its row and line; grant → entries), built by
+// (per model: id, uid and user code → entry, which knows its row and line; grant → entries; account →
+// the sessions, grants, interactions and pending sign-ins it owns, for revokeAccount), built by
 // replaying the log at start. One
 // process owns the log (claim(): a lock file; the embedded store serves one instance, scale-out uses
 // MongoDB), so the memory index always says what the file holds.
@@ -32,6 +33,7 @@
 // most of what survived each scavenge in the refresh benchmark, bench/).
 import fs from 'node:fs';
 import type { OidcArtifactRepo } from '../ports.ts';
+import { isOwnedModel, ownersOf } from '../owners.ts';
 import type { SqliteDb } from './index.ts';
 import { copyDoc as copy } from './schema.ts';
 
@@ -62,6 +64,11 @@ interface Entry {
   grantId?: string;
   uid?: string;
   userCode?: string;
+  // Only on the models an account owns (OWNED_MODELS, ../owners.ts; never tokens, so the token path pays
+  // nothing): the account(s) it belongs to, and its browser session (uid) for revokeAccount's keepSessionUid.
+  accountId?: string;
+  loginAccountId?: string; // an Interaction whose login result names another account than its session
+  sessionUid?: string;
   consumed?: number; // epoch seconds
   consumedRow?: Row; // the row holding the consumption record
   /**
@@ -152,6 +159,11 @@ class ModelIndex {
   readonly byId = new Map<string, Entry>();
   readonly byUid = new Map<string, Entry>();
   readonly byUserCode = new Map<string, Entry>();
+  /** Whether its entries are indexed by account (decided once per model, not per write). */
+  readonly owned: boolean;
+  constructor(model: string) {
+    this.owned = isOwnedModel(model);
+  }
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v.length ? v : undefined);
@@ -174,6 +186,8 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private readonly models = new Map<string, ModelIndex>();
   /** Every artifact of a grant, for revokeByGrantId (any model). */
   private readonly byGrant = new Map<string, Set<Entry>>();
+  /** The entries of OWNED_MODELS by account, for revokeAccount. */
+  private readonly byAccount = new Map<string, Set<Entry>>();
   private readonly cache = new RecentlyUsed();
   private readonly recentRows = new RecentRows();
   private readonly arena = new RowArena();
@@ -272,6 +286,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const record = `{"o":"u","m":${JSON.stringify(model)},"i":${JSON.stringify(id)},"e":${exp},"p":${JSON.stringify(payload)}}`;
     const line = this.append(record);
     const entry = entryFor(model, id, this.pendingRow!, -1, -1, exp, payload);
+    if (index.owned) setOwners(entry, payload);
     entry.cached = record; // parsed only if read back
     this.staged.push(entry);
     this.stagedLines.push(line);
@@ -327,6 +342,39 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     return this.settled();
   }
 
+  revokeAccount(accountId: string, opts: { keepSessionUid?: string } = {}): Promise<{ sessions: number; grants: number }> {
+    this.load();
+    const owned = this.byAccount.get(accountId);
+    const counts = { sessions: 0, grants: 0 };
+    if (!owned) return Promise.resolve(counts);
+    const keep = opts.keepSessionUid;
+    const now = Date.now();
+    let removed = false;
+    // An entry may be reached twice (an Interaction of the account that also carries a revoked grantId).
+    const drop = (e: Entry) => {
+      const index = this.indexOf(e.model);
+      if (index.byId.get(e.id) !== e) return false;
+      this.remove(index, e);
+      removed = true;
+      return e.exp > now; // an expired one is removed too, but didn't count
+    };
+    for (const e of [...owned]) {
+      if (e.model === 'Session') {
+        if (keep === undefined || e.sessionUid !== keep) if (drop(e)) counts.sessions++;
+      } else if (e.model === 'Interaction') {
+        if (keep === undefined || e.sessionUid !== keep) drop(e);
+      } else if (e.model === 'Grant') {
+        // The grant first, then what it issued (a token checks its grant when used).
+        if (drop(e)) counts.grants++;
+        const members = this.byGrant.get(e.id);
+        // ...but not the kept browser's interaction in progress (it continues, e.g. after a reset; resuming
+        // it makes a new grant).
+        if (members) for (const m of [...members]) if (keep === undefined || m.model !== 'Interaction' || m.sessionUid !== keep) drop(m);
+      } else drop(e); // TesseraLogin
+    }
+    return removed ? this.settled().then(() => counts) : Promise.resolve(counts);
+  }
+
   /** Drops every artifact expired at `now` (reads already ignore them; this frees their rows). */
   purgeExpired(now: number): void {
     this.load();
@@ -372,12 +420,16 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
 
   private indexOf(model: string): ModelIndex {
     let index = this.models.get(model);
-    if (!index) this.models.set(model, (index = new ModelIndex()));
+    if (!index) this.models.set(model, (index = new ModelIndex(model)));
     return index;
   }
 
   private link(index: ModelIndex, e: Entry) {
     index.byId.set(e.id, e);
+    if (index.owned) {
+      if (e.accountId) this.own(e.accountId, e);
+      if (e.loginAccountId) this.own(e.loginAccountId, e);
+    }
     e.row.live++;
     if (e.consumedRow) e.consumedRow.live++;
     if (e.grantId) {
@@ -393,6 +445,10 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private forget(index: ModelIndex, e: Entry) {
     index.byId.delete(e.id);
     e.cached = undefined;
+    if (index.owned) {
+      if (e.accountId) this.disown(e.accountId, e);
+      if (e.loginAccountId) this.disown(e.loginAccountId, e);
+    }
     if (e.grantId) {
       const members = this.byGrant.get(e.grantId);
       members?.delete(e);
@@ -402,6 +458,18 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     if (e.userCode && index.byUserCode.get(e.userCode) === e) index.byUserCode.delete(e.userCode);
     if (e.consumedRow) this.unref(e.consumedRow);
     this.unref(e.row);
+  }
+
+  private own(accountId: string, e: Entry) {
+    let owned = this.byAccount.get(accountId);
+    if (!owned) this.byAccount.set(accountId, (owned = new Set()));
+    owned.add(e);
+  }
+
+  private disown(accountId: string, e: Entry) {
+    const owned = this.byAccount.get(accountId);
+    owned?.delete(e);
+    if (owned?.size === 0) this.byAccount.delete(accountId);
   }
 
   /** Removal: a record that cancels the upsert at replay, kept as long as the upsert's row is. */
@@ -531,6 +599,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     this.loaded = true;
     this.models.clear();
     this.byGrant.clear();
+    this.byAccount.clear();
     this.cache.clear();
     this.recentRows.clear();
     const now = Date.now();
@@ -555,7 +624,9 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
         if (r.o === 'u') {
           if (current) this.forget(index, current);
           if (r.e !== null && r.e <= now) continue; // expired: gone
-          this.link(index, entryFor(r.m, r.i, row, start, end, r.e, r.p));
+          const entry = entryFor(r.m, r.i, row, start, end, r.e, r.p);
+          if (index.owned) setOwners(entry, r.p);
+          this.link(index, entry);
         } else if (r.o === 'c' && current) {
           if (current.consumedRow) this.unref(current.consumedRow);
           current.consumed = r.c;
@@ -587,9 +658,18 @@ function entryFor(model: string, id: string, row: Row, start: number, end: numbe
   return {
     model, id, row, start, end, exp: exp ?? Infinity,
     grantId: str(payload.grantId), uid: str(payload.uid), userCode: str(payload.userCode),
+    accountId: undefined, loginAccountId: undefined, sessionUid: undefined,
     consumed: typeof payload.consumed === 'number' ? payload.consumed : undefined, consumedRow: undefined,
     cached: undefined, cachedIn: undefined, readBefore: false,
   };
+}
+
+/** Sets who owns an artifact of OWNED_MODELS (../owners.ts) on its entry. */
+function setOwners(e: Entry, payload: Record<string, unknown>) {
+  const { accountIds, sessionUid } = ownersOf(e.model, payload);
+  e.accountId = accountIds[0];
+  e.loginAccountId = accountIds[1];
+  e.sessionUid = sessionUid;
 }
 
 /** What libsql hands out for a BLOB: a Buffer from get(), an ArrayBuffer from iterate(). */

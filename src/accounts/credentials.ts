@@ -1,0 +1,24 @@
+// What follows a password change or reset: the new password holder owns the account. Every other
+// session, every grant and its tokens, and every pending sign-in of the account end (a sign-in started
+// with the old password, or by whoever registered the address, can't finish), and the user is told.
+// No koa here: the routes call this after the change itself.
+import type { Services } from '../services.ts';
+import type { AccountRecord } from '../store/ports.ts';
+
+export async function passwordReplaced(
+  s: Pick<Services, 'store' | 'notices' | 'audit'>,
+  account: AccountRecord,
+  opts: { how: 'changed' | 'reset'; ip: string; keepSessionUid?: string },
+): Promise<void> {
+  // A reset of an address that was never confirmed proves the mailbox for the first time: anything the
+  // registrant set (a phone, factors, recovery codes) belonged to whoever registered, not to the owner.
+  if (opts.how === 'reset' && !account.emailVerified) {
+    await s.store.accounts.update(account.id, {
+      emailVerified: true, name: account.email.split('@')[0], phoneNumber: null, phoneNumberVerified: false, mfa: [], recoveryCodes: [],
+    });
+    for (const purpose of ['phone-verify', 'sms-enable', 'sms-login', 'email-confirm'] as const) await s.store.challenges.voidOpen(account.id, purpose);
+  }
+  const ended = await s.store.oidc.revokeAccount(account.id, opts.keepSessionUid ? { keepSessionUid: opts.keepSessionUid } : undefined);
+  await s.audit(opts.how === 'reset' ? 'password.reset' : 'password.changed', account.id, opts.ip, { ...ended, unconfirmed: !account.emailVerified || undefined });
+  await s.notices.passwordChanged(account, opts.how, opts.ip);
+}
