@@ -26,7 +26,9 @@ export class AllowedHosts {
 
   /** ctx.host is the Host header, or X-Forwarded-Host when a trusted proxy sent one (src/http/proxy.ts). */
   allows(ctx: Context): boolean {
-    const host = this.normalize(ctx.host);
+    const raw = ctx.host;
+    if (this.hosts.has(raw)) return true; // the usual case, without parsing a URL per request
+    const host = this.normalize(raw);
     return host !== null && this.hosts.has(host);
   }
 
