@@ -1,11 +1,12 @@
 // The full authorization-code flow as a browser without JavaScript does it, for either server: follow
-// redirects on the issuer's origin, answer whichever form the page shows (password, SMS code, consent),
+// redirects on the issuer's origin, answer whichever form the page shows (password, SMS or authenticator code, consent),
 // stop at the redirect_uri, exchange the code. The same code drives Tessera and the reference, so the
 // comparison differs only in what the servers do.
 import crypto from 'node:crypto';
 import { HttpClient, CookieJar, formActions, csrfOf, form, type Res } from './http.ts';
 import type { SmsStub } from './sms-stub.ts';
 import { WEB_CLIENT, REDIRECT_URI, PASSWORD, basic } from './fixtures.ts';
+import { totpCode } from '../src/factors/totp/totp.ts';
 
 export interface Endpoints {
   issuer: string;
@@ -23,6 +24,8 @@ export async function discover(issuer: string): Promise<Endpoints> {
 export interface FlowUser {
   email: string;
   phone?: string;
+  /** Base32 secret of the user's authenticator app: the flow answers the TOTP step with its current code. */
+  totpSecret?: string;
 }
 
 export interface FlowOptions {
@@ -91,6 +94,9 @@ export async function codeFlow(http: HttpClient, ep: Endpoints, o: FlowOptions):
     else if ((action = pick('/sms'))) {
       if (!o.sms || !o.user.phone) throw new FlowError('an SMS step for a user without a phone');
       fields = { code: await o.sms.take(o.user.phone) };
+    } else if ((action = pick('/factor/totp'))) {
+      if (!o.user.totpSecret) throw new FlowError('an authenticator step for a user without a TOTP secret');
+      fields = { code: totpCode(o.user.totpSecret, Date.now()) };
     } else if ((action = pick('/consent'))) fields = {};
     else fail(`no known form on ${new URL(url).pathname}`, res);
     url = new URL(action, url).href;
@@ -105,24 +111,46 @@ export async function codeFlow(http: HttpClient, ep: Endpoints, o: FlowOptions):
   return tokens;
 }
 
-/** Users for concurrent flows: exclusive ones (an SMS code belongs to one flow) or shared round-robin. */
+/**
+ * Users for concurrent flows: exclusive ones (an SMS code belongs to one flow) or shared round-robin.
+ * `cooldownMs` (exclusive pools) rests a released user that long before it is handed out again: an
+ * authenticator code is accepted once per user per 30 s step, so a second sign-in inside the step would
+ * be refused as a replay. The rest starts at release, after the flow sent its code. Users come back in
+ * release order with the same rest, so the head of the queue is always the first one ready.
+ */
 export class UserPool {
-  private free: FlowUser[];
+  private readonly ready: { user: FlowUser; at: number }[];
   private waiting: ((u: FlowUser) => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private i = 0;
-  constructor(private readonly users: FlowUser[], private readonly exclusive: boolean) {
-    this.free = [...users];
+  /** Acquires that found nobody ready and waited (with a cooldown: the pool is too small for the rate). */
+  waits = 0;
+  constructor(private readonly users: FlowUser[], private readonly exclusive: boolean, private readonly cooldownMs = 0) {
+    this.ready = users.map((user) => ({ user, at: 0 }));
   }
   async acquire(): Promise<FlowUser> {
     if (!this.exclusive) return this.users[this.i++ % this.users.length];
-    const u = this.free.shift();
-    return u ?? new Promise((resolve) => this.waiting.push(resolve));
+    if (!this.waiting.length && this.ready.length && this.ready[0].at <= Date.now()) return this.ready.shift()!.user;
+    this.waits++;
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.pump();
+    });
   }
   release(u: FlowUser) {
     if (!this.exclusive) return;
-    const w = this.waiting.shift();
-    if (w) w(u);
-    else this.free.push(u);
+    this.ready.push({ user: u, at: Date.now() + this.cooldownMs });
+    this.pump();
+  }
+  /** Hands ready users to waiting flows; if the next user is still resting, comes back when it is ready. */
+  private pump() {
+    while (this.waiting.length && this.ready.length && this.ready[0].at <= Date.now()) this.waiting.shift()!(this.ready.shift()!.user);
+    if (this.waiting.length && this.ready.length && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, this.ready[0].at - Date.now());
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import {
   LOADGEN_CPUS, SERVER_CPUS, ALL_CPUS, type Server,
 } from './servers.ts';
 import { summarize, table, memoryTable, targetsText, resultsDir, previous, save, compare, percentile, type Row, type Memory, type Target, type Results } from './report.ts';
-import { PASSWORD_USERS, SMS_USERS, passwordEmail, smsEmail, smsPhone } from './fixtures.ts';
+import { PASSWORD_USERS, SMS_USERS, TOTP_USERS, TOTP_COOLDOWN_MS, passwordEmail, smsEmail, smsPhone, totpEmail, totpSecret } from './fixtures.ts';
 
 const QUICK = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
 const S = QUICK
@@ -25,12 +25,15 @@ const ALL_TOKEN_SCENARIOS = ['discovery', 'jwks', 'client_credentials', 'refresh
 const LOGIN = 'login (password)';
 const LOGIN_NOHASH = 'login (no hash)';
 const LOGIN_SMS = 'login (password+sms)';
+const LOGIN_TOTP = 'login (password+totp)';
 // BENCH_ONLY=client_credentials,refresh_token: just those scenarios, no memory run (for profiling loops).
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const wanted = (name: string) => ONLY.length === 0 || ONLY.includes(name);
 const TOKEN_SCENARIOS = ALL_TOKEN_SCENARIOS.filter(wanted);
-const FLOW_KINDS = [LOGIN, LOGIN_NOHASH, LOGIN_SMS].filter(wanted);
-const UNITS = { [LOGIN]: 'flows/s', [LOGIN_NOHASH]: 'flows/s', [LOGIN_SMS]: 'flows/s' };
+const FLOW_KINDS = [LOGIN, LOGIN_NOHASH, LOGIN_SMS, LOGIN_TOTP].filter(wanted);
+const UNITS = { [LOGIN]: 'flows/s', [LOGIN_NOHASH]: 'flows/s', [LOGIN_SMS]: 'flows/s', [LOGIN_TOTP]: 'flows/s' };
+/** Flows only Tessera has (the reference has no second step). */
+const TESSERA_ONLY = [LOGIN_SMS, LOGIN_TOTP];
 const log = (msg: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +45,14 @@ const smtp = await new SmtpSink().start();
 const http = new HttpClient(64);
 const pwUsers = new UserPool(Array.from({ length: PASSWORD_USERS }, (_, i): FlowUser => ({ email: passwordEmail(i) })), false);
 const smsUsers = new UserPool(Array.from({ length: SMS_USERS }, (_, i): FlowUser => ({ email: smsEmail(i), phone: smsPhone(i) })), true);
+// One authenticator pool per server (each store remembers its own last used steps), each user rested
+// TOTP_COOLDOWN_MS between sign-ins so no code is refused as a replay.
+const totpPools = new Map<string, UserPool>();
+const totpUsers = (server: string) => {
+  let pool = totpPools.get(server);
+  if (!pool) totpPools.set(server, (pool = new UserPool(Array.from({ length: TOTP_USERS }, (_, i): FlowUser => ({ email: totpEmail(i), totpSecret: totpSecret(i) })), true, TOTP_COOLDOWN_MS)));
+  return pool;
+};
 const mongoBase = process.env.MONGODB_URI || null;
 const mongoUris: string[] = [];
 
@@ -61,18 +72,20 @@ async function launch(start: () => Promise<Server>): Promise<Target_> {
 }
 
 async function launchTesseras(prefix = '', heapProbe = false): Promise<Target_[]> {
-  const out = [await launch(() => startTessera({ name: `${prefix}tessera-sqlite`, smsUrl: sms.url, smtpUrl: smtp.url, heapProbe }))];
+  // Authenticator users only where their flow runs (not on the memory servers): same idle state as before.
+  const totpUsers = !heapProbe && FLOW_KINDS.includes(LOGIN_TOTP) ? TOTP_USERS : 0;
+  const out = [await launch(() => startTessera({ name: `${prefix}tessera-sqlite`, smsUrl: sms.url, smtpUrl: smtp.url, heapProbe, totpUsers }))];
   if (mongoBase) {
     const uri = benchMongoUri(mongoBase);
     mongoUris.push(uri);
-    out.push(await launch(() => startTessera({ name: `${prefix}tessera-mongo`, smsUrl: sms.url, smtpUrl: smtp.url, mongoUri: uri, heapProbe })));
+    out.push(await launch(() => startTessera({ name: `${prefix}tessera-mongo`, smsUrl: sms.url, smtpUrl: smtp.url, mongoUri: uri, heapProbe, totpUsers })));
   }
   return out;
 }
 
 /** One login flow on a server, holding a user for its duration. */
 function loginFlow(t: Target_, kind: string) {
-  const pool = kind === LOGIN_SMS ? smsUsers : pwUsers;
+  const pool = kind === LOGIN_SMS ? smsUsers : kind === LOGIN_TOTP ? totpUsers(t.server.name) : pwUsers;
   return async () => {
     const user = await pool.acquire();
     try {
@@ -113,7 +126,7 @@ async function measureAll(round: number, rows: Row[], seconds: number, flowMs: n
   }
   for (const kind of FLOW_KINDS) {
     for (const t of order) {
-      if ((kind === LOGIN_NOHASH && t.tessera) || (kind === LOGIN_SMS && !t.tessera)) continue;
+      if ((kind === LOGIN_NOHASH && t.tessera) || (TESSERA_ONLY.includes(kind) && !t.tessera)) continue;
       rows.push(await measureFlows(t, kind, round, flowMs));
     }
   }
@@ -198,6 +211,8 @@ try {
     log(`round ${round}/${S.rounds} done`);
   }
   for (const r of rows.filter((x) => x.firstError)) log(`errors in ${r.scenario} / ${r.server} round ${r.round}: ${r.errors} (first: ${r.firstError})`);
+  // A flow that waited for a rested user measured the pool, not the server: say so rather than hide it.
+  for (const [server, pool] of totpPools) if (pool.waits) log(`${LOGIN_TOTP} / ${server}: ${pool.waits} flows waited for a user to rest ${TOTP_COOLDOWN_MS / 1000} s (TOTP_USERS ${TOTP_USERS} is too few for this rate)`);
   await stopAll();
 
   log(`memory: fresh servers, idle RSS, then ${S.logins} password logins`);

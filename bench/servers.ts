@@ -136,6 +136,8 @@ export interface TesseraOptions {
   mongoUri?: string;
   /** For the memory run: start with the heap probe. */
   heapProbe?: boolean;
+  /** Authenticator users to provision (bench/tessera-setup.ts BENCH_TOTP_USERS); 0 where their flow doesn't run. */
+  totpUsers?: number;
 }
 
 /** Seeds a fresh store (bench/tessera-setup.ts, same environment), then starts dist/main.js (`npm run build`) on it. */
@@ -163,7 +165,7 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
     SMS_PER_NUMBER_HOURLY: big, SMS_PER_NUMBER_DAILY: big, SMS_PER_ACCOUNT_HOURLY: big, SMS_PER_ACCOUNT_DAILY: big,
     SMS_PER_IP_HOURLY: big, SMS_PER_IP_DAILY: big, SMS_GLOBAL_DAILY: big,
   };
-  const setup = spawnNode('bench/tessera-setup.ts', env, ALL_CPUS);
+  const setup = spawnNode('bench/tessera-setup.ts', { ...env, BENCH_TOTP_USERS: String(o.totpUsers ?? 0) }, ALL_CPUS);
   const setupOut = tail(setup);
   const code = await new Promise<number | null>((resolve) => setup.on('exit', resolve));
   if (code !== 0) {

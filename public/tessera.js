@@ -15,3 +15,12 @@ document.querySelectorAll('button[data-cooldown]').forEach((button) => {
     }
   }, 1000);
 });
+
+// The recovery codes page's Print button (hidden work for the CSP: no inline handlers).
+document.querySelectorAll('button[data-print]').forEach((button) => {
+  button.addEventListener('click', () => window.print());
+});
+
+// After a form comes back with errors (all shown at once, each next to its field), focus the first one.
+const firstInvalid = document.querySelector('[aria-invalid="true"]');
+if (firstInvalid) firstInvalid.focus();

@@ -25,7 +25,8 @@ import { createRenderer } from './http/render.ts';
 import { createProvider, type ProviderPages } from './oidc/provider.ts';
 import { AccountService } from './accounts/service.ts';
 import { ChallengeEngine } from './challenges/engine.ts';
-import { RecoveryCodes } from './factors/recovery.ts';
+import { RecoveryCodes } from './factors/recovery/codes.ts';
+import { createFactorRegistry } from './factors/index.ts';
 import { front } from './http/front.ts';
 import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
@@ -104,12 +105,15 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   setHashConcurrency(config.limits.passwordHashConcurrency);
   const loginGuard = new LoginGuard(store, config.login);
   const unlock = new AccountUnlock({ store, config, challenges, loginGuard, audit, log });
+  const accounts = new AccountService({ store, config, loginGuard, unlock });
+  const recovery = new RecoveryCodes(store, box);
   const services: Services = {
     config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, rememberKey: keys.cookieKeys[0],
-    accounts: new AccountService({ store, config, loginGuard, unlock }),
+    accounts,
     unlock,
     guards: new FormGuard(store, config.limits),
-    recovery: new RecoveryCodes(store, box),
+    recovery,
+    factors: createFactorRegistry({ store, box, challenges, accounts, recovery, issuerLabel: new URL(config.issuer).host }),
   };
 
   await ensureAccountClient(store, config.issuer);

@@ -93,7 +93,16 @@ export const ConfigSchema = z
       passwordReset: z.object({ perIpHourly: z.number().int().min(1), globalHourly: z.number().int().min(1) }),
       passwordHashConcurrency: z.number().int().min(1).max(64),
     }),
-    acr: z.object({ oneFactor: z.string().min(1), mfa: z.string().min(1), mfaSms: z.string().min(1) }),
+    acr: z.object({
+      oneFactor: z.string().min(1),
+      mfa: z.string().min(1),
+      mfaSms: z.string().min(1),
+      // Replaces the three built-in ACRs (weakest first), each met by any one of its method combinations.
+      policies: z
+        .array(z.object({ value: z.string().min(1), anyOf: z.array(z.array(z.string().min(1)).min(1)).min(1) }))
+        .nullable()
+        .default(null),
+    }),
     mfa: z.object({ inlinePhoneEnrolment: z.boolean(), rememberBrowserDays: z.number().int().min(0) }),
     devOutbox: z.boolean().nullable(), // null = on in development with a loopback issuer
     secrets: z.object({

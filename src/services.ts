@@ -6,7 +6,7 @@ import type { Store } from './store/ports.ts';
 import type { Logger } from './log.ts';
 import type { AccountService } from './accounts/service.ts';
 import type { ChallengeEngine } from './challenges/engine.ts';
-import type { RecoveryCodes } from './factors/recovery.ts';
+import type { RecoveryCodes } from './factors/recovery/codes.ts';
 import type { AcrModel } from './oidc/acr.ts';
 import type { Renderer } from './http/render.ts';
 import type { DevOutbox } from './notify/outbox.ts';
@@ -14,6 +14,7 @@ import type { SecretBox } from './secrets.ts';
 import type { FormGuard } from './guard/limits.ts';
 import type { AccountUnlock } from './guard/unlock.ts';
 import type { SecurityNotices } from './notify/notices.ts';
+import type { FactorRegistry } from './factors/registry.ts';
 
 export interface Services {
   config: Config;
@@ -32,6 +33,7 @@ export interface Services {
   /** The emailed way back from an account-wide password lockout. */
   unlock: AccountUnlock;
   notices: SecurityNotices;
+  factors: FactorRegistry;
   /** HMAC key of the remember-this-browser cookie. */
   rememberKey: string;
   audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;

@@ -7,8 +7,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { field, clientIp, credentialOf } from '../interaction/context.ts';
-import { startFailure, verifyFailure, resendFailure, CODE_ERRORS } from '../interaction/second-factor.ts';
-import { maskPhone } from '../accounts/phone.ts';
+import type { Factor, FactorContext } from '../factors/factor.ts';
 import { AMR } from '../oidc/acr.ts';
 
 const MODEL = 'TesseraReauth';
@@ -27,9 +26,14 @@ interface Proof {
   factors: string[];
 }
 
-/** Whether the account has a second factor that a proof must include. */
-function secondFactorOf(a: AccountRecord): 'sms' | null {
-  return a.mfa.includes('sms') && a.phoneNumber && a.phoneNumberVerified ? 'sms' : null;
+/**
+ * The second factors a proof may use, in the default order: the account's own, and a verified phone
+ * even when SMS sign-in is off (relying parties that demand SMS trust any verified phone, so replacing it
+ * must take a code to it), and recovery codes. Empty: the password alone proves it.
+ */
+function proofFactors(s: Services, a: AccountRecord): Factor[] {
+  return s.factors.usable(a).filter((f) => f.enabled(a) || f.type === 'sms' || f.type === 'recovery')
+    .filter((f, _i, all) => f.type !== 'recovery' || all.some((x) => x.type !== 'recovery'));
 }
 
 export async function sessionUid(s: Services, ctx: Context): Promise<string | null> {
@@ -47,8 +51,8 @@ export async function hasFreshProof(s: Services, ctx: Context, a: AccountRecord)
   const proof = uid ? await loadProof(s, uid) : null;
   if (!proof || proof.accountId !== a.id || proof.credential !== credentialOf(s, a)) return false;
   if (Date.now() / 1000 - proof.passwordAt > PROOF_SECONDS) return false;
-  const factor = secondFactorOf(a);
-  return !factor || proof.factors.includes(factor);
+  const needed = proofFactors(s, a);
+  return needed.length === 0 || needed.some((f) => proof.factors.includes(f.type));
 }
 
 export function proofUrl(next: string): string {
@@ -62,17 +66,27 @@ function nextOf(ctx: Context): string {
 }
 
 export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Context, a: AccountRecord) => Promise<void> | void) => (ctx: Context) => Promise<void>) {
-  const CONTEXT = (uid: string) => `reauth:${uid}`;
+  const fctx = (ctx: Context, uid: string): FactorContext => ({ ip: clientIp(ctx), context: `reauth:${uid}` });
   const save = async (uid: string, proof: Proof) => s.store.oidc.upsert(MODEL, uid, proof as unknown as Record<string, unknown>, new Date((proof.passwordAt + PROOF_SECONDS) * 1000));
 
   const passwordPage = (ctx: Context, a: AccountRecord, errors: Record<string, string> = {}, status = 200) =>
     s.render(ctx, 'account/reauth', { account: a, next: nextOf(ctx), step: 'password', errors }, status);
-  const codePage = async (ctx: Context, a: AccountRecord, uid: string, errors: Record<string, string> = {}, status = 200, notice?: string) => {
-    const open = await s.store.challenges.findActive(a.id, 'sms-login', CONTEXT(uid));
+
+  /** The factor step of the proof: the chosen factor (or the first), its words, the others to switch to. */
+  const factorPage = async (ctx: Context, a: AccountRecord, factor: Factor, state: { destination: string | null; cooldown: number; unavailable?: string; notice?: string }, errors: Record<string, string> = {}, status = 200) => {
+    const others = proofFactors(s, a).filter((f) => f.type !== factor.type);
     s.render(ctx, 'account/reauth', {
-      account: a, next: nextOf(ctx), step: 'code', phone: maskPhone(a.phoneNumber!), cooldown: open ? s.challenges.cooldownLeft(open) : 0,
-      canUseRecovery: a.recoveryCodes.length > 0, errors, notice,
+      account: a, next: nextOf(ctx), step: 'factor', factor: factor.type, destination: state.destination, cooldown: state.cooldown,
+      unavailable: state.unavailable, notice: state.notice,
+      others: others.filter((f) => f.type !== 'recovery').map((f) => ({ type: f.type, offer: f.offer })),
+      canUseRecovery: factor.type !== 'recovery' && others.some((f) => f.type === 'recovery'),
+      errors,
     }, status);
+  };
+  const startFactor = async (ctx: Context, a: AccountRecord, uid: string, factor: Factor) => {
+    const started = await factor.start(a, fctx(ctx, uid));
+    if (started.ok) return factorPage(ctx, a, factor, { destination: started.destination, cooldown: started.cooldown });
+    return factorPage(ctx, a, factor, { destination: null, cooldown: 0, unavailable: started.message }, {}, started.status);
   };
   const pending = async (ctx: Context, a: AccountRecord) => {
     const uid = await sessionUid(s, ctx);
@@ -80,8 +94,14 @@ export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Cont
     const fresh = proof && proof.accountId === a.id && proof.credential === credentialOf(s, a) && Date.now() / 1000 - proof.passwordAt <= PROOF_SECONDS;
     return { uid, proof: fresh ? proof : null };
   };
+  const chosenFactor = (ctx: Context, a: AccountRecord): Factor | undefined => {
+    const all = proofFactors(s, a);
+    const body = (ctx.request as { body?: Record<string, unknown> }).body;
+    const pick = typeof body?.factor === 'string' ? body.factor : '';
+    return all.find((f) => f.type === pick) ?? all.find((f) => f.type !== 'recovery');
+  };
 
-  // Always the password first: the code page is the answer to it (and to a wrong code or a resend).
+  // Always the password first: the factor page is the answer to it (and to a wrong code or a resend).
   r.get('/confirm', withAccount((ctx, a) => passwordPage(ctx, a)));
 
   r.post('/confirm', withAccount(async (ctx, a) => {
@@ -91,55 +111,47 @@ export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Cont
       await s.audit('reauth.failed', a.id, clientIp(ctx), { factor: 'pwd' });
       return passwordPage(ctx, a, { password: 'That password isn’t right.' }, 400);
     }
-    const proof: Proof = { accountId: a.id, credential: credentialOf(s, a), passwordAt: Math.floor(Date.now() / 1000), factors: [] };
-    await save(uid, proof);
-    if (!secondFactorOf(a)) {
+    await save(uid, { accountId: a.id, credential: credentialOf(s, a), passwordAt: Math.floor(Date.now() / 1000), factors: [] });
+    const factor = chosenFactor(ctx, a);
+    if (!factor) {
       await s.audit('reauth.succeeded', a.id, clientIp(ctx), { amr: [AMR.password] });
       return ctx.redirect(nextOf(ctx));
     }
-    // The second factor now: a fresh code to the verified number on file.
-    const started = await s.challenges.start({ purpose: 'sms-login', accountId: a.id, channel: 'sms', destination: a.phoneNumber!, context: CONTEXT(uid), ip: clientIp(ctx) });
-    return codePage(ctx, a, uid, started.ok ? {} : { code: startFailure(started) }, started.ok ? 200 : 503);
+    return startFactor(ctx, a, uid, factor);
+  }));
+
+  /** "Try another way" inside the proof. */
+  r.post('/confirm/another-way', withAccount(async (ctx, a) => {
+    const { uid, proof } = await pending(ctx, a);
+    const factor = chosenFactor(ctx, a);
+    if (!uid || !proof || !factor) return passwordPage(ctx, a, { password: 'Enter your password again.' }, 400);
+    return startFactor(ctx, a, uid, factor);
   }));
 
   r.post('/confirm/code', withAccount(async (ctx, a) => {
     const { uid, proof } = await pending(ctx, a);
     if (!uid || !proof) return passwordPage(ctx, a, { password: 'Enter your password again.' }, 400);
     const recovery = field(ctx, 'recovery_code', 40);
-    let factor: string;
-    if (recovery) {
-      const outcome = await s.accounts.guarded(a, clientIp(ctx), () => s.recovery.use(a.id, recovery));
-      if (outcome !== 'ok') {
-        await s.audit('reauth.failed', a.id, clientIp(ctx), { factor: 'recovery', outcome });
-        return codePage(ctx, a, uid, { recovery_code: outcome === 'throttled' ? 'Too many failed attempts. Try again later.' : 'That recovery code isn’t valid or was already used.' }, outcome === 'throttled' ? 429 : 400);
-      }
-      factor = AMR.recovery;
-    } else {
-      const open = await s.store.challenges.findActive(a.id, 'sms-login', CONTEXT(uid));
-      const res = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: a.id, purpose: 'sms-login' }) : ({ ok: false, reason: 'unknown' } as const);
-      if (!res.ok) {
-        await s.audit('reauth.failed', a.id, clientIp(ctx), { factor: 'sms', reason: res.reason });
-        return codePage(ctx, a, uid, { code: verifyFailure(res) }, 400);
-      }
-      factor = AMR.sms;
+    const factor = recovery ? proofFactors(s, a).find((f) => f.type === 'recovery') : chosenFactor(ctx, a);
+    if (!factor) return passwordPage(ctx, a, { password: 'Enter your password again.' }, 400);
+    const checked = await factor.verify(a, recovery || field(ctx, 'code', 20), fctx(ctx, uid));
+    if (!checked.ok) {
+      await s.audit('reauth.failed', a.id, clientIp(ctx), { factor: factor.type });
+      const shown = factor.type === 'recovery' ? (chosenFactor(ctx, a) ?? factor) : factor;
+      const fieldName = factor.type === 'recovery' ? 'recovery_code' : 'code';
+      return factorPage(ctx, a, shown, { destination: null, cooldown: 0 }, { [fieldName]: checked.message }, checked.status);
     }
-    // A recovery code stands in for the SMS factor it backs up.
-    await save(uid, { ...proof, factors: [...proof.factors, factor, ...(factor === AMR.recovery ? ['sms'] : [])] });
-    await s.audit('reauth.succeeded', a.id, clientIp(ctx), { amr: [AMR.password, factor] });
+    await save(uid, { ...proof, factors: [...proof.factors, factor.type] });
+    await s.audit('reauth.succeeded', a.id, clientIp(ctx), { amr: [AMR.password, factor.amr] });
     ctx.redirect(nextOf(ctx));
   }));
 
   r.post('/confirm/resend', withAccount(async (ctx, a) => {
     const { uid, proof } = await pending(ctx, a);
-    if (!uid || !proof) return passwordPage(ctx, a);
-    const open = await s.store.challenges.findActive(a.id, 'sms-login', CONTEXT(uid));
-    if (!open) {
-      const started = await s.challenges.start({ purpose: 'sms-login', accountId: a.id, channel: 'sms', destination: a.phoneNumber!, context: CONTEXT(uid), ip: clientIp(ctx) });
-      return codePage(ctx, a, uid, started.ok ? {} : { code: startFailure(started) }, started.ok ? 200 : 503);
-    }
-    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
-    if (res.ok) return codePage(ctx, a, uid, {}, 200, 'We sent a new code.');
-    const failure = res.reason === 'gone' ? { message: CODE_ERRORS.unknown, status: 400 } : resendFailure(res);
-    return codePage(ctx, a, uid, { code: failure.message }, failure.status);
+    const factor = chosenFactor(ctx, a);
+    if (!uid || !proof || !factor) return passwordPage(ctx, a);
+    const res = await factor.resend(a, fctx(ctx, uid));
+    if (res.ok) return factorPage(ctx, a, factor, { destination: res.destination, cooldown: res.cooldown, notice: 'We sent a new code.' });
+    return factorPage(ctx, a, factor, { destination: null, cooldown: 0 }, { code: res.message }, res.status);
   }));
 }

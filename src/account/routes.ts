@@ -11,6 +11,7 @@ import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../inte
 import { ACCOUNT_CLIENT_ID } from './client.ts';
 import { FieldErrors } from '../accounts/service.ts';
 import { reauthRoutes, hasFreshProof, proofUrl, sessionUid } from './reauth.ts';
+import { factorRoutes, factorOverview, FACTOR_NOTICES } from './factors.ts';
 import { passwordReplaced } from '../accounts/credentials.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
@@ -57,8 +58,7 @@ export function accountRouter(s: Services): Router {
       account: a,
       phone: a.phoneNumber ? maskPhone(a.phoneNumber) : null,
       phoneFull: a.phoneNumber,
-      smsEnabled: a.mfa.includes('sms'),
-      recoveryLeft: a.recoveryCodes.length,
+      ...factorOverview(s, a),
       ...extra,
     }, status);
 
@@ -83,22 +83,24 @@ export function accountRouter(s: Services): Router {
     ctx.redirect('/account/phone/verify');
   }));
 
-  const verifyPage = async (ctx: Context, a: AccountRecord, purpose: 'phone-verify' | 'sms-enable', errors: Record<string, string> = {}, status = 200, notice?: string) => {
+  const verifyPage = async (ctx: Context, a: AccountRecord, purpose: 'phone-verify', errors: Record<string, string> = {}, status = 200, notice?: string) => {
     const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
     if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
     s.render(ctx, 'account/verify-code', {
       account: a,
-      purpose,
-      phone: maskPhone(open.destination),
+      title: 'Verify your phone',
+      lead: 'We texted a 6-digit code to',
+      destination: maskPhone(open.destination),
+      label: 'Code from the text message',
       cooldown: s.challenges.cooldownLeft(open),
-      action: purpose === 'phone-verify' ? '/account/phone/verify' : '/account/mfa/sms/confirm',
-      resend: purpose === 'phone-verify' ? '/account/phone/resend' : '/account/mfa/sms/resend',
+      action: '/account/phone/verify',
+      resend: '/account/phone/resend',
       errors,
       notice,
     }, status);
   };
 
-  const checkCode = async (ctx: Context, a: AccountRecord, purpose: 'phone-verify' | 'sms-enable') => {
+  const checkCode = async (ctx: Context, a: AccountRecord, purpose: 'phone-verify') => {
     const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
     if (!open) return { ok: false as const, message: CODE_ERRORS.unknown, challenge: null };
     const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: a.id, purpose });
@@ -106,7 +108,7 @@ export function accountRouter(s: Services): Router {
     return { ok: false as const, message: verifyFailure(res), challenge: null };
   };
 
-  const resend = (purpose: 'phone-verify' | 'sms-enable') => withProof(purpose === 'phone-verify' ? '/account/phone' : '/account/mfa/sms/enable', async (ctx, a) => {
+  const resend = (purpose: 'phone-verify') => withProof('/account/phone', async (ctx, a) => {
     const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
     if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
     const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
@@ -131,55 +133,7 @@ export function accountRouter(s: Services): Router {
     ctx.redirect('/account?done=phone');
   }));
 
-  // ---- SMS two-step sign-in: on only with a fresh code sent to the verified number itself ----
-  r.post('/mfa/sms/enable', withProof('/account/mfa/sms/enable', async (ctx, a) => {
-    if (!a.phoneNumber || !a.phoneNumberVerified) return overview(ctx, a, { errors: { sms: 'Verify a phone number first.' } }, 400);
-    if (a.mfa.includes('sms')) return ctx.redirect('/account');
-    // Always the verified number on file: a number typed into this form is ignored by design.
-    const started = await s.challenges.start({ purpose: 'sms-enable', accountId: a.id, channel: 'sms', destination: a.phoneNumber, context: CONTEXT, ip: clientIp(ctx) });
-    if (!started.ok) return overview(ctx, a, { errors: { sms: startFailure(started) } }, 503);
-    ctx.redirect('/account/mfa/sms/enable');
-  }));
-  r.get('/mfa/sms/enable', withProof('/account/mfa/sms/enable', async (ctx, a) => {
-    if (a.mfa.includes('sms') || !a.phoneNumber || !a.phoneNumberVerified) return ctx.redirect('/account');
-    if (await s.store.challenges.findActive(a.id, 'sms-enable', CONTEXT)) return verifyPage(ctx, a, 'sms-enable');
-    s.render(ctx, 'account/confirm-action', {
-      account: a, title: 'Turn on SMS sign-in', action: '/account/mfa/sms/enable', button: 'Text me a code',
-      text: `We’ll text a code to ${maskPhone(a.phoneNumber)} to check it reaches you.`,
-    });
-  }));
-  r.post('/mfa/sms/resend', resend('sms-enable'));
-  r.post('/mfa/sms/confirm', withProof('/account/mfa/sms/enable', async (ctx, a) => {
-    const res = await checkCode(ctx, a, 'sms-enable');
-    if (!res.ok) {
-      const still = await s.store.challenges.findActive(a.id, 'sms-enable', CONTEXT);
-      if (!still) return overview(ctx, a, { errors: { sms: res.message } }, 400);
-      return verifyPage(ctx, a, 'sms-enable', { code: res.message }, 400);
-    }
-    if (res.challenge.destination !== a.phoneNumber || !a.phoneNumberVerified)
-      return overview(ctx, a, { errors: { sms: 'Your phone number changed meanwhile. Start again.' } }, 409);
-    const firstFactor = a.mfa.length === 0;
-    const updated = await s.store.accounts.update(a.id, { mfa: [...new Set([...a.mfa, 'sms' as const])] });
-    await s.audit('mfa.enabled', a.id, clientIp(ctx), { factor: 'sms' });
-    if (firstFactor || a.recoveryCodes.length === 0) {
-      const codes = await s.recovery.generate(a.id);
-      return s.render(ctx, 'account/recovery-codes', { account: updated, codes, reason: 'enabled' });
-    }
-    ctx.redirect('/account?done=sms-on');
-  }));
-  // Turning it off needs a fresh proof (a stolen session alone can't lower the account's protection).
-  r.get('/mfa/sms/disable', withProof('/account/mfa/sms/disable', (ctx, a) => s.render(ctx, 'account/confirm-action', {
-    account: a, title: 'Turn off SMS sign-in', action: '/account/mfa/sms/disable', button: 'Turn off SMS sign-in',
-    text: 'Your sign-in will need only your password. Your recovery codes stop working.',
-  })));
-  r.post('/mfa/sms/disable', withProof('/account/mfa/sms/disable', async (ctx, a) => {
-    const mfa = a.mfa.filter((m) => m !== 'sms');
-    // No second factor left: recovery codes go too, so no flag or code outlives the factor it backs up.
-    await s.store.accounts.update(a.id, { mfa, ...(mfa.length === 0 ? { recoveryCodes: [] } : {}) });
-    await s.store.challenges.voidOpen(a.id, 'sms-enable');
-    await s.audit('mfa.disabled', a.id, clientIp(ctx), { factor: 'sms' });
-    ctx.redirect('/account?done=sms-off');
-  }));
+  factorRoutes(s, r, { withAccount, withProof, overview });
 
   // ---- profile and password ----
   r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
@@ -207,24 +161,12 @@ export function accountRouter(s: Services): Router {
     ctx.redirect('/account?done=password');
   }));
 
-  r.get('/recovery', withProof('/account/recovery', (ctx, a) => s.render(ctx, 'account/confirm-action', {
-    account: a, title: 'New recovery codes', action: '/account/recovery', button: 'Create new codes',
-    text: 'Your current recovery codes stop working, and you get 10 new ones.',
-  })));
-  r.post('/recovery', withProof('/account/recovery', async (ctx, a) => {
-    if (!a.mfa.length) return ctx.redirect('/account');
-    const codes = await s.recovery.generate(a.id);
-    await s.audit('mfa.recovery_regenerated', a.id, clientIp(ctx));
-    s.render(ctx, 'account/recovery-codes', { account: a, codes, reason: 'regenerated' });
-  }));
-
   return r;
 }
 
 const NOTICES: Record<string, string> = {
+  ...FACTOR_NOTICES,
   phone: 'Your phone number is verified.',
-  'sms-on': 'SMS sign-in is on.',
-  'sms-off': 'SMS sign-in is off.',
   profile: 'Your name was saved.',
   password: 'Your password was changed.',
 };

@@ -14,11 +14,14 @@ export async function passwordReplaced(
   // registrant set (a phone, factors, recovery codes) belonged to whoever registered, not to the owner.
   if (opts.how === 'reset' && !account.emailVerified) {
     await s.store.accounts.update(account.id, {
-      emailVerified: true, name: account.email.split('@')[0], phoneNumber: null, phoneNumberVerified: false, mfa: [], recoveryCodes: [],
+      emailVerified: true, name: account.email.split('@')[0], phoneNumber: null, phoneNumberVerified: false, factors: [], preferredMfa: null,
     });
     for (const purpose of ['phone-verify', 'sms-enable', 'sms-login', 'email-confirm'] as const) await s.store.challenges.voidOpen(account.id, purpose);
   }
   const ended = await s.store.oidc.revokeAccount(account.id, opts.keepSessionUid ? { keepSessionUid: opts.keepSessionUid } : undefined);
+  // Every sign-in in progress of the account ends too: one started with the old password, or by whoever
+  // registered the address, can't finish (the stamp in each would refuse it anyway).
+  await s.store.signIns.deleteForAccount(account.id);
   await s.audit(opts.how === 'reset' ? 'password.reset' : 'password.changed', account.id, opts.ip, { ...ended, unconfirmed: !account.emailVerified || undefined });
   await s.notices.passwordChanged(account, opts.how, opts.ip);
 }

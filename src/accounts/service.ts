@@ -1,7 +1,8 @@
 // Accounts: registration, password sign-in, claims. Shared by the hosted pages and the admin CLI so
 // both apply the same validation. No koa in here.
 import { z } from 'zod';
-import type { AccountRecord, FactorName, Store } from '../store/ports.ts';
+import type { AccountRecord, Store } from '../store/ports.ts';
+import { newFactor, type SecondFactorType } from '../factors/records.ts';
 import { StoreConflictError } from '../store/ports.ts';
 import type { Config } from '../config.ts';
 import { hashPassword, verifyPassword, dummyHash, passwordProblem, PASSWORD_MAX } from './passwords.ts';
@@ -34,7 +35,7 @@ export const RegistrationSchema = z.object({
 export type RegistrationInput = z.input<typeof RegistrationSchema> & {
   email_verified?: boolean;
   phone_number_verified?: boolean;
-  mfa?: FactorName[];
+  mfa?: SecondFactorType[];
 };
 
 /** A registration waiting for its email code (kept with the sign-in, never as an account). */
@@ -68,8 +69,8 @@ export class AccountService {
       passwordHash: await hashPassword(data.password),
       phoneNumber: phone,
       phoneNumberVerified: Boolean(phone && input.phone_number_verified),
-      mfa: [...new Set(input.mfa ?? [])],
-      recoveryCodes: [],
+      factors: [...new Set(input.mfa ?? [])].map((type) => newFactor(type, {}, () => randomId(9), now)),
+      preferredMfa: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -101,7 +102,7 @@ export class AccountService {
     const account: AccountRecord = {
       id, email: pending.email, emailVerified: true, name: pending.name, passwordHash: pending.passwordHash,
       // The number typed at registration is kept unverified: it is proved by SMS before any use.
-      phoneNumber: pending.phoneNumber, phoneNumberVerified: false, mfa: [], recoveryCodes: [], createdAt: now, updatedAt: now,
+      phoneNumber: pending.phoneNumber, phoneNumberVerified: false, factors: [], preferredMfa: null, createdAt: now, updatedAt: now,
     };
     try {
       await this.deps.store.accounts.create(account);
@@ -128,6 +129,8 @@ export class AccountService {
     if (input.phone_number_verified && !phone) errors.phone_number ??= 'phone_number_verified needs a phone_number.';
     if (input.mfa?.includes('sms') && !(phone && input.phone_number_verified))
       errors.mfa = 'SMS two-step sign-in needs a verified phone number (phone_number_verified: true).';
+    if (input.mfa?.includes('email') && !input.email_verified) errors.mfa ??= 'Email codes as a second step need a confirmed email (email_verified: true).';
+    if (input.mfa?.includes('totp')) errors.mfa ??= 'An authenticator app is added with totp_secret.';
     if (Object.keys(errors).length || !data) throw new FieldErrors(errors);
     return { data, phone };
   }

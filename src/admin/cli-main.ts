@@ -8,7 +8,12 @@ import { AcrModel } from '../oidc/acr.ts';
 import { ClientService, ClientInputError } from './clients.ts';
 import { UserAdmin } from './users.ts';
 import { AccountService, FieldErrors } from '../accounts/service.ts';
-import { LoginGuard } from '../guard/limits.ts';
+import { LoginGuard, SmsGuard } from '../guard/limits.ts';
+import { SecurityNotices } from '../notify/notices.ts';
+import { createMailSender } from '../notify/mail.ts';
+import type { Config } from '../config.ts';
+import type { Store } from '../store/ports.ts';
+import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [--json]
@@ -24,15 +29,30 @@ Clients
   client delete ID [--json]
 
 Users
-  user create --json                   {"email","password","name","phone_number"?,"email_verified"?,"phone_number_verified"?,"mfa"?:["sms"]}
+  user create --json                   {"email","password","name","phone_number"?,"email_verified"?,"phone_number_verified"?,
+                                        "mfa"?:["sms"|"email"|"totp"],"totp_secret"?:BASE32,"preferred_mfa"?:"sms"|"email"|"totp"}
   user list [--json]
   user show SUB|EMAIL [--json]
   user update SUB|EMAIL --json         fields to change, JSON on stdin
   user delete SUB|EMAIL [--json]
   user unlock SUB|EMAIL [--json]       lift a password lockout (failure counts, delays, wrong-code caps); audited
+  user reset-mfa SUB|EMAIL [--json]    remove every second factor and recovery code; audited, the user is emailed
 `;
 
 class UsageError extends Error {}
+
+/**
+ * Notices the CLI sends (e.g. after `user reset-mfa`): by SMTP when configured. The dev outbox lives in
+ * the server's memory, so without SMTP the notice is only logged as not sent.
+ */
+function cliNotices(config: Config, store: Store, log: Logger) {
+  const mail = config.mail.smtpUrl
+    ? createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outbox: null, log })
+    : { send: async () => { throw new Error('no SMTP_URL configured (the dev outbox is the server’s)'); } };
+  const sms = { send: async () => { throw new Error('the CLI sends no SMS'); } };
+  const audit = async (type: string, accountId: string | null, ip: string | null, detail: Record<string, unknown> = {}) => store.audit.record({ type, accountId, ip, detail });
+  return new SecurityNotices({ mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), issuer: config.issuer, log, audit });
+}
 
 async function readStdin(): Promise<unknown> {
   if (process.stdin.isTTY) throw new UsageError('--json expects a JSON document on stdin');
@@ -80,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     const noPage = async () => {};
     const provider = createProvider({ config, store, keys, box, acr: new AcrModel(config.acr), pages: { error: noPage, logoutConfirm: noPage, loggedOut: noPage } });
     const clients = new ClientService(store, box, provider);
-    const users = new UserAdmin(store, config, new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }));
+    const users = new UserAdmin(store, config, new AccountService({ store, config, loginGuard: new LoginGuard(store, config.login) }), box, cliNotices(config, store, log));
     const id = () => {
       if (!positional[0]) throw new UsageError(`${noun} ${verb} needs an id`);
       return positional[0];
@@ -115,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
       case 'user update': out = await users.update(id(), await readStdin()); break;
       case 'user delete': await users.delete(id()); out = { deleted: true, user: id() }; break;
       case 'user unlock': out = await users.unlock(id()); break;
+      case 'user reset-mfa': out = await users.resetMfa(id()); break;
       default:
         throw new UsageError(`unknown command "${noun} ${verb}"`);
     }

@@ -1,14 +1,19 @@
 // User provisioning for admins (CLI): the same validation as registration, plus fields only an admin
 // may set (email_verified, phone_number_verified, mfa) for migrations.
 import { z } from 'zod';
-import type { AccountPatch, AccountRecord, FactorName, Store } from '../store/ports.ts';
+import type { AccountPatch, AccountRecord, Store } from '../store/ports.ts';
+import type { SecretBox } from '../secrets.ts';
+import { randomId } from '../secrets.ts';
+import { afterRemoving, factorOf, hasFactor, newFactor, recoveryCodesLeft, secondFactors, withFactor, type FactorRecord, type SecondFactorType } from '../factors/records.ts';
+import { isBase32Secret, normaliseBase32 } from '../factors/totp/totp.ts';
 import { StoreConflictError } from '../store/ports.ts';
 import type { Config } from '../config.ts';
 import { AccountService, FieldErrors, EmailSchema } from '../accounts/service.ts';
 import { parsePhone } from '../accounts/phone.ts';
 import { LoginGuard, CodeGuard } from '../guard/limits.ts';
 
-const MFA = z.array(z.enum(['sms'])).max(4);
+const MFA = z.array(z.enum(['sms', 'email', 'totp'])).max(3);
+const PREFERRED = z.enum(['sms', 'email', 'totp']).nullable();
 
 const CreateSchema = z
   .object({
@@ -19,6 +24,8 @@ const CreateSchema = z
     phone_number_verified: z.boolean().optional(),
     email_verified: z.boolean().optional(),
     mfa: MFA.optional(),
+    totp_secret: z.string().max(200).optional(),
+    preferred_mfa: PREFERRED.optional(),
   })
   .strict();
 
@@ -31,6 +38,8 @@ const UpdateSchema = z
     phone_number_verified: z.boolean().optional(),
     email_verified: z.boolean().optional(),
     mfa: MFA.optional(),
+    totp_secret: z.string().max(200).optional(),
+    preferred_mfa: PREFERRED.optional(),
   })
   .strict();
 
@@ -42,8 +51,11 @@ export function userView(a: AccountRecord) {
     name: a.name,
     phone_number: a.phoneNumber,
     phone_number_verified: a.phoneNumberVerified,
-    mfa: a.mfa,
-    recovery_codes_left: a.recoveryCodes.length,
+    mfa: secondFactors(a.factors),
+    preferred_mfa: a.preferredMfa,
+    recovery_codes_left: recoveryCodesLeft(a.factors),
+    // Never a secret: what is on and when it was used.
+    factors: a.factors.map((f) => ({ type: f.type, created_at: f.createdAt.toISOString(), last_used_at: f.lastUsedAt ? f.lastUsedAt.toISOString() : null })),
     created_at: a.createdAt.toISOString(),
     updated_at: a.updatedAt.toISOString(),
   };
@@ -55,13 +67,65 @@ function zodToFields(err: z.ZodError): FieldErrors {
   return new FieldErrors(fields);
 }
 
+/**
+ * The factor list an admin asks for (`mfa`, `totp_secret`, `preferred_mfa`), each factor checked against
+ * its prerequisite: a verified phone, a confirmed email, an authenticator secret (base32, e.g. imported
+ * from another identity provider; stored encrypted).
+ */
+export function adminFactors(
+  a: Pick<AccountRecord, 'factors' | 'phoneNumber' | 'phoneNumberVerified' | 'emailVerified' | 'preferredMfa'>,
+  u: { mfa?: SecondFactorType[]; totp_secret?: string; preferred_mfa?: SecondFactorType | null },
+  box: Pick<SecretBox, 'encrypt'>,
+): { factors: FactorRecord[]; preferredMfa: SecondFactorType | null } {
+  const wanted = new Set<SecondFactorType>(u.mfa ?? secondFactors(a.factors));
+  if (u.totp_secret !== undefined) wanted.add('totp');
+  let factors = [...a.factors];
+  const id = () => randomId(9);
+  for (const t of ['sms', 'email', 'totp'] as const) {
+    if (!wanted.has(t)) {
+      if (hasFactor(factors, t)) factors = afterRemoving(factors, t);
+      continue;
+    }
+    if (t === 'sms' && !(a.phoneNumber && a.phoneNumberVerified)) throw new FieldErrors({ mfa: 'SMS two-step sign-in needs a verified phone number (phone_number_verified: true).' });
+    if (t === 'email' && !a.emailVerified) throw new FieldErrors({ mfa: 'Email codes as a second step need a confirmed email (email_verified: true).' });
+    if (t === 'totp') {
+      if (u.totp_secret !== undefined) {
+        const secret = normaliseBase32(u.totp_secret);
+        if (!isBase32Secret(secret)) throw new FieldErrors({ totp_secret: 'totp_secret must be a base32 secret of at least 16 characters (A–Z, 2–7).' });
+        factors = withFactor(factors, newFactor('totp', { secret: box.encrypt(secret), lastStep: 0 }, id));
+      } else if (!factorOf(factors, 'totp')) throw new FieldErrors({ totp_secret: 'An authenticator app needs totp_secret (base32).' });
+      continue;
+    }
+    if (!hasFactor(factors, t)) factors = withFactor(factors, newFactor(t, {}, id));
+  }
+  const preferred = u.preferred_mfa !== undefined ? u.preferred_mfa : a.preferredMfa;
+  if (preferred && !secondFactors(factors).includes(preferred)) {
+    if (u.preferred_mfa !== undefined) throw new FieldErrors({ preferred_mfa: `preferred_mfa must be one of the user's methods (${secondFactors(factors).join(', ') || 'none'}).` });
+    return { factors, preferredMfa: null };
+  }
+  return { factors, preferredMfa: preferred ?? null };
+}
+
 export class UserAdmin {
-  constructor(private readonly store: Store, private readonly config: Config, private readonly accounts: AccountService) {}
+  constructor(
+    private readonly store: Store,
+    private readonly config: Config,
+    private readonly accounts: AccountService,
+    private readonly box: SecretBox,
+    private readonly notices?: { factorChanged(a: AccountRecord, name: string, change: 'reset', ip: string): Promise<void> },
+  ) {}
 
   async create(input: unknown) {
     const parsed = CreateSchema.safeParse(input);
     if (!parsed.success) throw zodToFields(parsed.error);
-    return userView(await this.accounts.register(parsed.data));
+    const { totp_secret, preferred_mfa, mfa, ...rest } = parsed.data;
+    // Checked before anything is stored: a bad factor request creates no account.
+    const phoneVerified = Boolean(rest.phone_number && rest.phone_number_verified);
+    adminFactors({ factors: [], phoneNumber: rest.phone_number ?? null, phoneNumberVerified: phoneVerified, emailVerified: rest.email_verified === true, preferredMfa: null }, { mfa, totp_secret, preferred_mfa }, this.box);
+    const account = await this.accounts.register({ ...rest, mfa: mfa?.filter((t) => t !== 'totp') });
+    if (!totp_secret && !preferred_mfa && !mfa?.includes('totp')) return userView(account);
+    const next = adminFactors(account, { mfa, totp_secret, preferred_mfa }, this.box);
+    return userView((await this.store.accounts.update(account.id, next))!);
   }
 
   private async find(idOrEmail: string): Promise<AccountRecord> {
@@ -102,14 +166,10 @@ export class UserAdmin {
     if (u.phone_number_verified !== undefined) patch.phoneNumberVerified = u.phone_number_verified;
     const next = { ...a, ...patch };
     if (next.phoneNumberVerified && !next.phoneNumber) throw new FieldErrors({ phone_number_verified: 'needs a phone_number' });
-    let mfa: FactorName[] = u.mfa ?? a.mfa;
-    // Losing the verified phone turns SMS sign-in off with it: no stale flags.
-    if (!(next.phoneNumber && next.phoneNumberVerified)) {
-      if (u.mfa?.includes('sms')) throw new FieldErrors({ mfa: 'SMS two-step sign-in needs a verified phone number.' });
-      mfa = mfa.filter((m) => m !== 'sms');
-    }
-    patch.mfa = [...new Set(mfa)];
-    if (patch.mfa.length === 0) patch.recoveryCodes = [];
+    // Losing the verified phone turns SMS sign-in off with it (and the email factor with an unconfirmed
+    // address): no stale factors.
+    const keep = u.mfa ?? secondFactors(a.factors).filter((t) => !(t === 'sms' && !(next.phoneNumber && next.phoneNumberVerified)) && !(t === 'email' && !next.emailVerified));
+    Object.assign(patch, adminFactors(next, { mfa: keep, totp_secret: u.totp_secret, preferred_mfa: u.preferred_mfa }, this.box));
     try {
       if (u.password !== undefined) await this.accounts.setPassword(a.id, u.password);
       return userView((await this.store.accounts.update(a.id, patch))!);
@@ -129,6 +189,16 @@ export class UserAdmin {
     await new CodeGuard(this.store, this.config.codes).clear(a.id);
     await this.store.audit.record({ type: 'admin.user_unlocked', accountId: a.id, ip: null, detail: { via: 'cli' } });
     return { unlocked: true, sub: a.id, email: a.email };
+  }
+
+  /** Removes every second factor and recovery code (a user who lost them all); audited, the user told. */
+  async resetMfa(idOrEmail: string) {
+    const a = await this.find(idOrEmail);
+    const removed = secondFactors(a.factors);
+    await this.store.accounts.update(a.id, { factors: [], preferredMfa: null });
+    await this.store.audit.record({ type: 'admin.mfa_reset', accountId: a.id, ip: null, detail: { via: 'cli', removed } });
+    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', 'cli');
+    return { reset: true, sub: a.id, email: a.email, removed };
   }
 
   async delete(idOrEmail: string) {

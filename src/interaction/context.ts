@@ -5,7 +5,8 @@ import type { AccountRecord } from '../store/ports.ts';
 import type { Services } from '../services.ts';
 import { SessionExpired } from '../errors.ts';
 import { demandOf } from '../oidc/provider.ts';
-import { AcrModel, AMR, type Level } from '../oidc/acr.ts';
+import { AcrModel, AMR } from '../oidc/acr.ts';
+import { decideStep, type Step } from '../factors/decide.ts';
 import { clientMeta } from '../oidc/client-metadata.ts';
 import { loadProgress, saveProgress, clearProgress, SESSION_METHODS_MODEL, type LoginProgress } from './progress.ts';
 
@@ -52,34 +53,17 @@ export function clientIp(ctx: Context): string {
   return ctx.ip || 'unknown';
 }
 
-export type NextStep =
-  | { step: 'email-confirm' }
-  | { step: 'password'; reason: string }
-  | { step: 'sms'; purpose: 'sms-login' | 'phone-verify'; destination: string }
-  | { step: 'enrol-phone' }
-  | { step: 'unmet'; reason: string }
-  | { step: 'done' };
+export type NextStep = Step;
 
 /**
- * The flow as data: email confirmed → second factor when the request or the account calls for one →
- * done. SMS is the second factor this issue builds; a demand it can't meet ends in enrolment or unmet.
+ * The flow as data (factors/decide.ts): email confirmed → the second step the account's factors, the
+ * user's pick and the relying party's demand call for → done.
  */
 export function nextStep(s: Services, account: AccountRecord, progress: LoginProgress, demand: Loaded['demand'], remembered = false): NextStep {
-  if (!account.emailVerified) return { step: 'email-confirm' };
-  const demanded: Level = demand?.level ?? 0;
-  // A remembered browser skips only the factor the user chose; a relying party's demand still applies.
-  const chosen: Level = account.mfa.length && !remembered ? 1 : 0;
-  const need = Math.max(demanded, chosen) as Level;
-  if (s.acr.achieved(progress.amr) >= need) return { step: 'done' };
-  if (progress.enrolPhone) return { step: 'sms', purpose: 'phone-verify', destination: progress.enrolPhone };
-  if (account.phoneNumber && account.phoneNumberVerified) return { step: 'sms', purpose: 'sms-login', destination: account.phoneNumber };
-  if (s.config.mfa.inlinePhoneEnrolment) {
-    // Adding a factor needs the password proved in this same sign-in: an old session alone (step-up)
-    // must not be able to attach a new phone and present it as the account's second factor.
-    if (progress.stepUp || !progress.amr.includes(AMR.password)) return { step: 'password', reason: 'Enter your password to add a phone number to your account.' };
-    return { step: 'enrol-phone' };
-  }
-  return { step: 'unmet', reason: 'The app requires a verified phone for SMS sign-in, and this account has none.' };
+  return decideStep({
+    account, proved: progress.amr, passwordNow: !progress.stepUp && progress.amr.includes(AMR.password), demand, remembered,
+    chosen: progress.chosen, enrolPhone: progress.enrolPhone, inlinePhoneEnrolment: s.config.mfa.inlinePhoneEnrolment,
+  }, s.acr, s.factors.all());
 }
 
 /** A stamp of the account's current password: stored with a sign-in and with a re-authentication. */
@@ -118,7 +102,7 @@ export async function currentProgress(s: Services, l: Loaded): Promise<LoginProg
  */
 export async function currentSignIn(s: Services, l: Loaded): Promise<{ p: LoginProgress; account: AccountRecord } | null> {
   const p = await currentProgress(s, l);
-  if (!p || p.registration) return null;
+  if (!p || p.registration || p.switching) return null;
   const account = await s.store.accounts.findById(p.accountId);
   if (!account || (p.credential && p.credential !== credentialOf(s, account))) {
     await clearProgress(s.store, l.uid);

@@ -7,7 +7,8 @@ import {
   loadInteraction, currentProgress, currentSignIn, startProgress, nextStep, finishLogin, finishUnmet, finishInteraction, field, clientIp,
   credentialOf, type Loaded,
 } from './context.ts';
-import { showEmailConfirm, showSmsStep, showEnrolPhone, showRegistrationConfirm } from './second-factor.ts';
+import { showEmailConfirm, showEnrolPhone, showRegistrationConfirm, showPhoneVerify } from './second-factor.ts';
+import { showFactorStep } from './factor-step.ts';
 import { randomId } from '../secrets.ts';
 import { showConsent } from './consent.ts';
 import { SessionExpired } from '../errors.ts';
@@ -43,14 +44,16 @@ export async function showInteraction(s: Services, ctx: Context) {
       return showEmailConfirm(s, ctx, l, account);
     case 'enrol-phone':
       return showEnrolPhone(s, ctx, l, account);
-    case 'sms':
-      return showSmsStep(s, ctx, l, account, p, next);
+    case 'factor':
+      return showFactorStep(s, ctx, l, account, p, next);
+    case 'phone-verify':
+      return showPhoneVerify(s, ctx, l, account, p, next.destination);
   }
 }
 
 function showLogin(s: Services, ctx: Context, l: Loaded, opts: { email?: string; notice?: string } = {}) {
   const hint = opts.email ?? (typeof l.details.params.login_hint === 'string' ? l.details.params.login_hint.slice(0, 254) : '');
-  s.render(ctx, 'interaction/login', pageLocals(l, { values: { email: hint }, notice: opts.notice, demand: l.demand?.level ?? 0 }));
+  s.render(ctx, 'interaction/login', pageLocals(l, { values: { email: hint }, notice: opts.notice, demand: s.acr.hint(l.demand) }));
 }
 
 /** POST /interaction/:uid/login — the password step. */
@@ -59,7 +62,7 @@ export async function submitPassword(s: Services, ctx: Context) {
   const email = field(ctx, 'email', 254);
   const password = field(ctx, 'password', 1024);
   const render = (errors: Record<string, string>, status: number) =>
-    s.render(ctx, 'interaction/login', pageLocals(l, { values: { email }, errors, demand: l.demand?.level ?? 0 }), status);
+    s.render(ctx, 'interaction/login', pageLocals(l, { values: { email }, errors, demand: s.acr.hint(l.demand) }), status);
   if (!email || !password) {
     return render({ ...(!email && { email: 'Enter your email address.' }), ...(!password && { password: 'Enter your password.' }) }, 400);
   }
@@ -119,6 +122,16 @@ export async function submitRegister(s: Services, ctx: Context) {
     if (!(err instanceof FieldErrors)) throw err;
     s.render(ctx, 'interaction/register', pageLocals(l, { values, errors: err.fields }), 400);
   }
+}
+
+/**
+ * POST /interaction/:uid/switch-account — from any step back to the password page: whatever this sign-in
+ * proved is dropped (a different account starts from scratch).
+ */
+export async function switchAccount(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  await startProgress(s, l, { accountId: '', amr: [], switching: true });
+  ctx.redirect(`/interaction/${l.uid}`);
 }
 
 /** POST /interaction/:uid/abort — the user cancels; the app gets access_denied. */

@@ -59,7 +59,7 @@ export async function submitReset(s: Services, ctx: Context) {
   // Every session and pending sign-in of the account ends, but for this browser's own session (whose
   // sign-in continues here, with the new password).
   await passwordReplaced(s, account, { how: 'reset', ip: clientIp(ctx), keepSessionUid: l.details.session?.uid });
-  s.render(ctx, 'interaction/login', pageLocals(l, { values: { email }, notice: 'Your password was changed. Sign in with the new one.', demand: l.demand?.level ?? 0 }));
+  s.render(ctx, 'interaction/login', pageLocals(l, { values: { email }, notice: 'Your password was changed. Sign in with the new one.', demand: s.acr.hint(l.demand) }));
 }
 
 /** The challenge key of an address without an account: stable per address, never an account id. */

@@ -3,7 +3,6 @@
 import type { Context } from 'koa';
 import type { AccountRecord } from '../store/ports.ts';
 import type { Services } from '../services.ts';
-import type { VerifyResult, StartResult, ResendResult } from '../challenges/engine.ts';
 import { AMR } from '../oidc/acr.ts';
 import { maskPhone, parsePhone } from '../accounts/phone.ts';
 import { SessionExpired } from '../errors.ts';
@@ -12,36 +11,10 @@ import {
 } from './context.ts';
 import { clearProgress } from './progress.ts';
 import { pageLocals } from './login.ts';
-import { rememberBrowser } from '../factors/remember.ts';
 import type { LoginProgress } from './progress.ts';
 
-export const CODE_ERRORS: Record<Exclude<VerifyResult, { ok: true }>['reason'], string> = {
-  invalid: 'That code isn’t right.',
-  expired: 'That code has expired. Send a new one.',
-  exhausted: 'Too many wrong codes. Send a new code to try again.',
-  used: 'That code was already used. Send a new one.',
-  unknown: 'That code isn’t valid any more. Send a new one.',
-  locked: 'Too many wrong codes were entered for this account today. Try again later, or use another way to sign in.',
-};
-
-export function startFailure(r: Exclude<StartResult, { ok: true }>): string {
-  if (r.reason === 'limited')
-    return `Too many codes were sent. Try again in ${Math.max(1, Math.ceil(r.retryAfterSeconds / 60))} minutes, or use another method.`;
-  return 'We couldn’t send the code. Try again, or use another method.';
-}
-
-/** The message for a failed code check, with tries left when there are some. */
-export function verifyFailure(r: Exclude<VerifyResult, { ok: true }>): string {
-  return r.reason === 'invalid' ? `${CODE_ERRORS.invalid} ${r.attemptsLeft} ${r.attemptsLeft === 1 ? 'try' : 'tries'} left.` : CODE_ERRORS[r.reason];
-}
-
-/** The message and status for a resend the engine refused. */
-export function resendFailure(r: Exclude<ResendResult, { ok: true }>): { message: string; status: number } {
-  if (r.reason === 'cooldown') return { message: `Wait ${r.retryAfterSeconds} seconds before sending another code.`, status: 429 };
-  if (r.reason === 'limited') return { message: startFailure({ ok: false, reason: 'limited', retryAfterSeconds: r.retryAfterSeconds, rule: '' }), status: 429 };
-  if (r.reason === 'delivery_failed') return { message: startFailure({ ok: false, reason: 'delivery_failed' }), status: 503 };
-  return { message: CODE_ERRORS.unknown, status: 400 };
-}
+import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../challenges/messages.ts';
+export { CODE_ERRORS, startFailure, verifyFailure, resendFailure };
 
 /**
  * The link in a confirmation mail leads back into the same sign-in: it works only in the browser that
@@ -52,7 +25,7 @@ export function emailLink(s: Services, uid: string) {
   return (_challengeId: string, code: string) => `${s.config.issuer}/interaction/${encodeURIComponent(uid)}/email/link?code=${code}`;
 }
 
-async function progressOrExpire(s: Services, l: Loaded) {
+export async function progressOrExpire(s: Services, l: Loaded) {
   const signIn = await currentSignIn(s, l);
   if (!signIn) throw new SessionExpired();
   return signIn;
@@ -82,7 +55,7 @@ async function renderEmailConfirm(s: Services, ctx: Context, l: Loaded, c: Confi
     ip: clientIp(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice,
   });
   const errors = started.ok ? {} : { code: startFailure(started) };
-  s.render(ctx, 'interaction/email-confirm', pageLocals(l, { email: c.email, errors, ...extra }), started.ok ? status : 503);
+  s.render(ctx, 'interaction/email-confirm', pageLocals(l, { email: c.email, errors, sent: started.ok, ...extra }), started.ok ? status : 503);
 }
 
 export async function showEmailConfirm(s: Services, ctx: Context, l: Loaded, account: AccountRecord, extra: Record<string, unknown> = {}, status = 200) {
@@ -172,88 +145,48 @@ function registrationAttemptNotice(s: Services, email: string) {
 
 // ---- SMS ----------------------------------------------------------------------------------------
 
-export async function showSmsStep(
-  s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress,
-  next: Extract<NextStep, { step: 'sms' }>, extra: Record<string, unknown> = {}, status = 200,
-) {
+// A phone being added inside the sign-in is verified here (the sign-in's factor steps are factor-step.ts).
+
+export async function showPhoneVerify(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, destination: string, extra: Record<string, unknown> = {}, status = 200) {
   // Sent once when the step opens: a reload finds the open challenge and sends nothing.
-  const started = await s.challenges.start({
-    purpose: next.purpose, accountId: account.id, channel: 'sms', destination: next.destination, context: l.uid, ip: clientIp(ctx),
-  });
+  const started = await s.challenges.start({ purpose: 'phone-verify', accountId: account.id, channel: 'sms', destination, context: l.uid, ip: clientIp(ctx) });
   const errors = started.ok ? {} : { code: startFailure(started) };
   const cooldown = started.ok ? s.challenges.cooldownLeft(started.challenge) : 0;
-  s.render(ctx, 'interaction/sms', smsLocals(s, l, account, p, next, cooldown, { errors, ...extra }), started.ok ? status : 503);
+  s.render(ctx, 'interaction/sms', phoneLocals(l, destination, cooldown, started.ok, { errors, ...extra }), started.ok ? status : 503);
 }
 
-function smsLocals(s: Services, l: Loaded, account: AccountRecord, p: LoginProgress, next: Extract<NextStep, { step: 'sms' }>, cooldown: number, extra: Record<string, unknown>) {
-  return pageLocals(l, {
-    phone: maskPhone(next.destination),
-    enrolling: next.purpose === 'phone-verify',
-    cooldown,
-    canUseRecovery: account.recoveryCodes.length > 0 && (l.demand?.level ?? 0) < 2,
-    stepUp: Boolean(p.stepUp),
-    rememberDays: s.config.mfa.rememberBrowserDays,
-    ...extra,
-  });
+function phoneLocals(l: Loaded, destination: string, cooldown: number, sent: boolean, extra: Record<string, unknown>) {
+  return pageLocals(l, { phone: maskPhone(destination), enrolling: true, sent, cooldown, rememberDays: 0, ...extra });
 }
 
-export async function submitSmsCode(s: Services, ctx: Context) {
-  const l = await loadInteraction(s, ctx);
-  const { p, account } = await progressOrExpire(s, l);
-  const next = nextStep(s, account, p, l.demand);
-  if (next.step !== 'sms') return ctx.redirect(`/interaction/${l.uid}`);
-  const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
-  const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
+async function renderPhoneAgain(s: Services, ctx: Context, l: Loaded, account: AccountRecord, destination: string, errors: Record<string, string>, status: number) {
+  const open = await s.store.challenges.findActive(account.id, 'phone-verify', l.uid);
+  s.render(ctx, 'interaction/sms', phoneLocals(l, destination, open ? s.challenges.cooldownLeft(open) : 0, Boolean(open), { errors }), status);
+}
+
+/** POST /interaction/:uid/sms while a phone is being added: its code. */
+export async function submitPhoneCode(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, destination: string) {
+  const open = await s.store.challenges.findActive(account.id, 'phone-verify', l.uid);
+  const result = open && open.destination === destination ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
   if (!result.ok) {
-    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'sms', reason: result.reason });
-    return renderSmsAgain(s, ctx, l, account, p, next, { code: verifyFailure(result) }, 400);
+    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'sms', reason: result.reason, inline: true });
+    return renderPhoneAgain(s, ctx, l, account, destination, { code: verifyFailure(result) }, 400);
   }
-  if (next.purpose === 'phone-verify') {
-    await s.store.accounts.update(account.id, { phoneNumber: next.destination, phoneNumberVerified: true });
-    await s.audit('phone.verified', account.id, clientIp(ctx), { inline: true });
-    await s.notices.phoneChanged(account, account.phoneNumberVerified ? account.phoneNumber : null, next.destination, clientIp(ctx));
-  } else if (field(ctx, 'remember_browser') === 'yes' && s.config.mfa.rememberBrowserDays > 0) {
-    rememberBrowser(ctx, s.rememberKey, account, s.config.mfa.rememberBrowserDays);
-  }
+  await s.store.accounts.update(account.id, { phoneNumber: destination, phoneNumberVerified: true });
+  await s.audit('phone.verified', account.id, clientIp(ctx), { inline: true });
+  await s.notices.phoneChanged(account, account.phoneNumberVerified ? account.phoneNumber : null, destination, clientIp(ctx));
   await startProgress(s, l, { ...p, enrolPhone: undefined, amr: [...p.amr, AMR.sms], methods: { ...p.methods, [AMR.sms]: Math.floor(Date.now() / 1000) } });
   ctx.redirect(`/interaction/${l.uid}`);
 }
 
-/** Re-render after a wrong code without starting a new challenge. */
-async function renderSmsAgain(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: Extract<NextStep, { step: 'sms' }>, errors: Record<string, string>, status: number) {
-  const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
-  s.render(ctx, 'interaction/sms', smsLocals(s, l, account, p, next, open ? s.challenges.cooldownLeft(open) : 0, { errors }), status);
-}
-
-export async function resendSmsCode(s: Services, ctx: Context) {
-  const l = await loadInteraction(s, ctx);
-  const { p, account } = await progressOrExpire(s, l);
-  const next = nextStep(s, account, p, l.demand);
-  if (next.step !== 'sms') return ctx.redirect(`/interaction/${l.uid}`);
-  const open = await s.store.challenges.findActive(account.id, next.purpose, l.uid);
-  if (!open) return showSmsStep(s, ctx, l, account, p, next); // expired or void: start a fresh one
+export async function resendPhoneCode(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, destination: string) {
+  const open = await s.store.challenges.findActive(account.id, 'phone-verify', l.uid);
+  if (!open) return showPhoneVerify(s, ctx, l, account, p, destination);
   const r = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
-  if (r.ok) return renderSmsAgain(s, ctx, l, account, p, next, {}, 200);
-  if (r.reason === 'gone') return showSmsStep(s, ctx, l, account, p, next);
+  if (r.ok) return renderPhoneAgain(s, ctx, l, account, destination, {}, 200);
+  if (r.reason === 'gone') return showPhoneVerify(s, ctx, l, account, p, destination);
   const failure = resendFailure(r);
-  return renderSmsAgain(s, ctx, l, account, p, next, { code: failure.message }, failure.status);
-}
-
-export async function submitRecoveryCode(s: Services, ctx: Context) {
-  const l = await loadInteraction(s, ctx);
-  const { p, account } = await progressOrExpire(s, l);
-  const next = nextStep(s, account, p, l.demand);
-  if (next.step !== 'sms' || (l.demand?.level ?? 0) >= 2) return ctx.redirect(`/interaction/${l.uid}`);
-  const answer = field(ctx, 'recovery_code', 40);
-  const outcome = await s.accounts.guarded(account, clientIp(ctx), () => s.recovery.use(account.id, answer));
-  if (outcome !== 'ok') {
-    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'recovery', outcome });
-    const message = outcome === 'throttled' ? 'Too many failed attempts. Try again later.' : 'That recovery code isn’t valid or was already used.';
-    return renderSmsAgain(s, ctx, l, account, p, next, { recovery_code: message }, outcome === 'throttled' ? 429 : 400);
-  }
-  await s.audit('mfa.recovery_code_used', account.id, clientIp(ctx));
-  await startProgress(s, l, { ...p, amr: [...p.amr, AMR.recovery], methods: { ...p.methods, [AMR.recovery]: Math.floor(Date.now() / 1000) } });
-  ctx.redirect(`/interaction/${l.uid}`);
+  return renderPhoneAgain(s, ctx, l, account, destination, { code: failure.message }, failure.status);
 }
 
 // ---- adding a phone inside the sign-in (a relying party demands SMS, the account has no phone) --------

@@ -57,6 +57,20 @@ export class SecurityNotices {
     }
   }
 
+  /** A second factor was turned on or off (or all were reset by an admin). */
+  async factorChanged(account: Pick<AccountRecord, 'id' | 'email' | 'name'>, factorName: string, change: 'on' | 'off' | 'reset', ip: string): Promise<void> {
+    const what = change === 'reset'
+      ? `An administrator removed every two-step sign-in method and recovery code of your account at ${this.host}. Sign in with your password and set them up again.`
+      : `${factorName} was turned ${change} for two-step sign-in to your account at ${this.host}.`;
+    await this.mail(account, change === 'reset' ? 'Your two-step sign-in was reset' : `Two-step sign-in: ${factorName} turned ${change}`, [
+      `Hello ${account.name},`,
+      '',
+      what,
+      '',
+      'If this wasn’t you, reset your password now with “Forgot your password?” on the sign-in page.',
+    ], ip, 'factor');
+  }
+
   private async mail(account: Pick<AccountRecord, 'id' | 'email'>, subject: string, lines: string[], ip: string, about: string) {
     try {
       await this.deps.mail.send({ to: account.email, subject, text: lines.join('\n') });

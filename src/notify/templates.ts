@@ -10,7 +10,9 @@ export function smsText(purpose: ChallengePurpose, code: string, issuerHost: str
 export function emailMessage(purpose: ChallengePurpose, code: string, link: string | null, name: string, ttlMinutes: number) {
   if (purpose === 'account-unlock') return unlockMessage(link ?? '', name, ttlMinutes);
   const subject =
-    purpose === 'email-confirm' ? 'Confirm your email address' : purpose === 'password-reset' ? 'Reset your password' : 'Your sign-in code';
+    purpose === 'email-confirm' ? 'Confirm your email address'
+      : purpose === 'password-reset' ? 'Reset your password'
+        : purpose === 'email-enable' ? 'Turn on sign-in codes by email' : 'Your sign-in code';
   const lines = [
     `Hello ${name},`,
     '',
@@ -18,7 +20,9 @@ export function emailMessage(purpose: ChallengePurpose, code: string, link: stri
       ? 'Use this code to confirm your email address:'
       : purpose === 'password-reset'
         ? 'Use this code to choose a new password:'
-        : 'Use this code to sign in:',
+        : purpose === 'email-enable'
+          ? 'Use this code to turn on sign-in codes by email:'
+          : 'Use this code to sign in:',
     '',
     `    ${code}`,
     '',

@@ -14,7 +14,7 @@ export const INTROSPECT_ANY = 'tessera_introspect_any';
 
 export function validateExtraMetadata(acr: AcrModel) {
   return (_ctx: unknown, key: string, value: unknown, metadata: { token_endpoint_auth_method?: unknown }) => {
-    if (key === MIN_ACR && value !== undefined && value !== null && (typeof value !== 'string' || acr.levelOf(value) === undefined))
+    if (key === MIN_ACR && value !== undefined && value !== null && (typeof value !== 'string' || acr.rank(value) === undefined))
       throw new errors.InvalidClientMetadata(`${MIN_ACR} must be one of ${acr.values.join(', ')}`);
     if (key === FIRST_PARTY && value !== undefined && typeof value !== 'boolean')
       throw new errors.InvalidClientMetadata(`${FIRST_PARTY} must be true or false`);

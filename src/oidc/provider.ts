@@ -38,7 +38,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const demand = demandOf(acr, oidc.params as Record<string, unknown>, oidc.claims, oidc.client ? clientMeta(oidc.client) : undefined);
       const amr = (session.amr as string[] | undefined) ?? [];
-      if (demand && acr.achieved(amr) < demand.level) return interactionPolicy.Check.REQUEST_PROMPT;
+      if (!acr.met(amr, demand)) return interactionPolicy.Check.REQUEST_PROMPT;
       // The session meets this request: its acr is set for THIS request (oidc-provider puts the session's
       // acr in the code and ID token), so a session that once answered a 1fa request and proved SMS says
       // mfa:sms to a request that demands it, and 1fa to one that asks for 1fa. Checks are the one hook

@@ -7,8 +7,8 @@
 // update (attempts, consumption, recovery code use), and expiry is always checked on read, never left
 // to a TTL monitor alone.
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-
-export type FactorName = 'sms' | 'email' | 'totp' | 'recovery';
+import type { FactorRecord, SecondFactorType } from '../factors/records.ts';
+export type { FactorRecord, FactorType } from '../factors/records.ts';
 
 export interface AccountRecord {
   id: string; // the OIDC `sub`
@@ -18,8 +18,10 @@ export interface AccountRecord {
   passwordHash: string; // argon2id PHC string
   phoneNumber: string | null; // E.164; trusted for SMS only when phoneNumberVerified
   phoneNumberVerified: boolean;
-  mfa: FactorName[]; // second factors the user (or an admin) turned on
-  recoveryCodes: string[]; // hashes of unused recovery codes
+  /** Second factors and recovery codes (src/factors/records.ts); each record's data is validated on use. */
+  factors: FactorRecord[];
+  /** The second step to show first when several are enabled; null = the default order. */
+  preferredMfa: SecondFactorType | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -38,8 +40,13 @@ export interface AccountRepo {
   findByEmail(email: string): Promise<AccountRecord | null>;
   /** Applies the patch, bumps updatedAt, returns the new record (null if unknown). Throws StoreConflictError on a taken email. */
   update(id: string, patch: AccountPatch): Promise<AccountRecord | null>;
-  /** Removes one recovery code hash atomically; true only for the single caller that removed it. */
+  /** Removes one recovery code hash (from the recovery factor) atomically; true only for the single caller that removed it. */
   useRecoveryCode(id: string, codeHash: string): Promise<boolean>;
+  /**
+   * Records that the authenticator code of time step `step` was used: true only when it is later than the
+   * last used one (atomically), so a code is accepted once even by concurrent requests.
+   */
+  advanceTotpStep(id: string, step: number): Promise<boolean>;
   list(opts?: { limit?: number; offset?: number }): Promise<AccountRecord[]>;
   delete(id: string): Promise<boolean>;
 }
@@ -101,7 +108,8 @@ export type ChallengePurpose =
   | 'sms-enable' // confirm a fresh code to the verified phone before turning SMS 2FA on
   | 'sms-login' // second factor at sign-in / step-up
   | 'email-confirm' // confirm the email address after registration
-  | 'email-login' // email code as a second factor (factors issue)
+  | 'email-login' // email code as a second factor
+  | 'email-enable' // confirm a fresh code to the confirmed email before turning email codes on
   | 'password-reset' // prove the email address to set a new password
   | 'account-unlock'; // emailed link that lifts a password lockout (src/guard/unlock.ts)
 
@@ -141,6 +149,19 @@ export interface ChallengeRepo {
   voidOpen(accountId: string, purpose: ChallengePurpose): Promise<void>;
 }
 
+/**
+ * Sign-ins in progress (what an interaction has proved so far), by interaction uid. The record's shape is
+ * the interaction layer's (validated there with zod); the store keeps it, its account and its expiry.
+ */
+export interface SignInRepo {
+  /** Undefined when unknown or expired. */
+  find(uid: string): Promise<Record<string, unknown> | undefined>;
+  save(uid: string, accountId: string, record: Record<string, unknown>, expiresAt: Date): Promise<void>;
+  delete(uid: string): Promise<void>;
+  /** Ends every sign-in in progress of an account (password reset or change): returns how many. */
+  deleteForAccount(accountId: string): Promise<number>;
+}
+
 export interface KeyRepo {
   /**
    * Returns the value stored under `name`, creating it with `create()` when absent. Safe when several
@@ -176,6 +197,7 @@ export interface Store {
   clients: ClientRepo;
   oidc: OidcArtifactRepo;
   challenges: ChallengeRepo;
+  signIns: SignInRepo;
   keys: KeyRepo;
   audit: AuditRepo;
   /** A rate-limiter-flexible limiter whose counters live in this store (shared by all instances). */

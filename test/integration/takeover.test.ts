@@ -116,7 +116,7 @@ describe.each(['sqlite', 'mongo'] as const)('takeover paths on %s', (kind) => {
     expect(old.status).toBe(401);
     // What the registrant set is gone; the address is confirmed by the reset.
     const account = await t.store.accounts.findById(u.id);
-    expect(account).toMatchObject({ emailVerified: true, phoneNumber: null, phoneNumberVerified: false, mfa: [] });
+    expect(account).toMatchObject({ emailVerified: true, phoneNumber: null, phoneNumberVerified: false, factors: [] });
   });
 
   it('registration creates nothing before the code, and a taken address gets the same page while its owner gets a notice', async () => {

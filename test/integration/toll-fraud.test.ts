@@ -4,6 +4,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { HttpClient } from '../support/http.ts';
+import { newFactor } from '../../src/factors/records.ts';
+import { randomId } from '../../src/secrets.ts';
 
 const PASSWORD = 'a toll-free passphrase';
 
@@ -90,7 +92,7 @@ describe('toll fraud', () => {
     const s = t.built.services;
     const account = await s.accounts.register({ name: 'Old Number', email: 'old-number@example.com', password: PASSWORD, email_verified: true });
     // Stored before the rule existed: verified, SMS sign-in on.
-    await t.store.accounts.update(account.id, { phoneNumber: '+881612345678', phoneNumberVerified: true, mfa: ['sms'] });
+    await t.store.accounts.update(account.id, { phoneNumber: '+881612345678', phoneNumberVerified: true, factors: [newFactor('sms', {}, () => randomId(9))] });
     const before = t.vonage.messages.length;
     const started = await s.challenges.start({ purpose: 'sms-login', accountId: account.id, channel: 'sms', destination: '+881612345678', context: 'ix-toll', ip: '192.0.2.7' });
     expect(started).toEqual({ ok: false, reason: 'delivery_failed' });

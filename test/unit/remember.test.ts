@@ -31,7 +31,7 @@ function setCookies(ctx: Context): string[] {
 function account(over: Partial<AccountRecord> = {}): AccountRecord {
   return {
     id: 'acct-1', email: 'r@example.com', emailVerified: true, name: 'R', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
-    phoneNumber: '+33612345678', phoneNumberVerified: true, mfa: ['sms'], recoveryCodes: [],
+    phoneNumber: '+33612345678', phoneNumberVerified: true, factors: [], preferredMfa: null,
     createdAt: new Date(0), updatedAt: new Date(0), ...over,
   };
 }

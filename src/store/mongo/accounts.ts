@@ -1,5 +1,7 @@
 import type { AccountPatch, AccountRecord, AccountRepo, ClientRecord, ClientRepo } from '../ports.ts';
-import { StoreConflictError } from '../ports.ts';
+import { StoreConflictError, type FactorRecord } from '../ports.ts';
+import { factorsFromLegacy } from '../../factors/records.ts';
+import { randomId } from '../../secrets.ts';
 import { isDuplicateKey, type AccountDoc, type ClientDoc, type MongoModels } from './models.ts';
 
 function toAccount(d: AccountDoc): AccountRecord {
@@ -11,11 +13,27 @@ function toAccount(d: AccountDoc): AccountRecord {
     passwordHash: d.passwordHash ?? '',
     phoneNumber: d.phoneNumber ?? null,
     phoneNumberVerified: Boolean(d.phoneNumberVerified),
-    mfa: [...(d.mfa ?? [])],
-    recoveryCodes: [...(d.recoveryCodes ?? [])],
+    factors: Array.isArray(d.factors) ? d.factors.map(toFactor) : factorsFromLegacy(d, () => randomId(9)),
+    preferredMfa: (d.preferredMfa ?? null) as AccountRecord['preferredMfa'],
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
+}
+
+function toFactor(f: FactorRecord): FactorRecord {
+  return { id: f.id, type: f.type, createdAt: new Date(f.createdAt), lastUsedAt: f.lastUsedAt ? new Date(f.lastUsedAt) : null, data: { ...(f.data ?? {}) } };
+}
+
+/** Rewrites every account stored before factor records (`mfa` + `recoveryCodes`) in the new shape, at open. */
+export async function migrateAccounts(m: MongoModels): Promise<number> {
+  const old = await m.accounts.find({ factors: { $exists: false } }).lean<AccountDoc[]>();
+  for (const d of old) {
+    await m.accounts.updateOne(
+      { _id: d._id, factors: { $exists: false } },
+      { $set: { factors: factorsFromLegacy(d, () => randomId(9)), preferredMfa: d.preferredMfa ?? null }, $unset: { mfa: 1, recoveryCodes: 1 } },
+    );
+  }
+  return old.length;
 }
 
 function toClient(d: ClientDoc): ClientRecord {
@@ -46,8 +64,8 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
           passwordHash: a.passwordHash,
           phoneNumber: a.phoneNumber,
           phoneNumberVerified: a.phoneNumberVerified,
-          mfa: a.mfa,
-          recoveryCodes: a.recoveryCodes,
+          factors: a.factors,
+          preferredMfa: a.preferredMfa,
           createdAt: a.createdAt,
           updatedAt: a.updatedAt,
         });
@@ -83,9 +101,19 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
     },
     async useRecoveryCode(id, codeHash) {
       // One conditional update: only the caller whose $pull removed the hash sees modifiedCount 1.
+      const now = new Date();
       const res = await Accounts.updateOne(
-        { _id: id, recoveryCodes: codeHash },
-        { $pull: { recoveryCodes: codeHash }, $set: { updatedAt: new Date() } },
+        { _id: id, factors: { $elemMatch: { type: 'recovery', 'data.codes': codeHash } } },
+        { $pull: { 'factors.$.data.codes': codeHash }, $set: { 'factors.$.lastUsedAt': now, updatedAt: now } },
+      );
+      return res.modifiedCount === 1;
+    },
+    async advanceTotpStep(id, step) {
+      // Conditional on the stored step being older: one of two concurrent uses of a code wins.
+      const now = new Date();
+      const res = await Accounts.updateOne(
+        { _id: id, factors: { $elemMatch: { type: 'totp', 'data.lastStep': { $lt: step } } } },
+        { $set: { 'factors.$.data.lastStep': step, 'factors.$.lastUsedAt': now, updatedAt: now } },
       );
       return res.modifiedCount === 1;
     },

@@ -6,9 +6,10 @@ import mongoose from 'mongoose';
 import { RateLimiterMongo } from 'rate-limiter-flexible';
 import type { RateLimitOptions, Store } from '../ports.ts';
 import { CHALLENGE_RETENTION_SECONDS, createModels, type MongoModels } from './models.ts';
-import { mongoAccounts, mongoClients } from './accounts.ts';
+import { mongoAccounts, mongoClients, migrateAccounts } from './accounts.ts';
 import { mongoOidc } from './oidc.ts';
 import { mongoChallenges } from './challenges.ts';
+import { mongoSignIns } from './sign-ins.ts';
 import { mongoAudit, mongoKeys } from './misc.ts';
 
 /** One collection holds every limiter's counters (keys carry the limiter's keyPrefix). */
@@ -25,6 +26,7 @@ export async function openMongoStore(opts: { uri: string }): Promise<Store> {
     const counters = connection.collection(RATE_LIMIT_COLLECTION);
     await counters.createIndex({ expire: -1 }, { expireAfterSeconds: 0 });
     await counters.createIndex({ key: 1 }, { unique: true });
+    await migrateAccounts(models); // accounts of versions before factor records
   } catch (err) {
     await connection.close().catch(() => undefined);
     throw err;
@@ -35,6 +37,7 @@ export async function openMongoStore(opts: { uri: string }): Promise<Store> {
     clients: mongoClients(models),
     oidc: mongoOidc(models),
     challenges: mongoChallenges(models),
+    signIns: mongoSignIns(models),
     keys: mongoKeys(models),
     audit: mongoAudit(models),
     rateLimiter(o: RateLimitOptions) {

@@ -2,7 +2,7 @@
 // version key, and keeps empty objects (`minimize: false`). Expiry is always checked on read; the TTL
 // indexes below only clean up.
 import mongoose, { Schema, type Connection, type Model } from 'mongoose';
-import type { ChallengePurpose, FactorName } from '../ports.ts';
+import type { ChallengePurpose, FactorRecord } from '../ports.ts';
 
 /** Expired challenges are kept this long so the engine can still explain why a code no longer works. */
 export const CHALLENGE_RETENTION_SECONDS = 24 * 3600;
@@ -17,8 +17,11 @@ export interface AccountDoc {
   passwordHash: string;
   phoneNumber: string | null;
   phoneNumberVerified: boolean;
-  mfa: FactorName[];
-  recoveryCodes: string[];
+  factors?: FactorRecord[];
+  preferredMfa?: string | null;
+  /** Before factor records: migrated at open (mongo/accounts.ts migrateAccounts). */
+  mfa?: string[];
+  recoveryCodes?: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,8 +35,11 @@ const accountSchema = new Schema<AccountDoc>(
     passwordHash: { type: String, default: '' },
     phoneNumber: { type: String, default: null },
     phoneNumberVerified: { type: Boolean, default: false },
-    mfa: { type: [String], default: [] },
-    recoveryCodes: { type: [String], default: [] },
+    factors: { type: [Schema.Types.Mixed], default: undefined },
+    preferredMfa: { type: String, default: null },
+    // Legacy fields, read and removed by the migration only.
+    mfa: { type: [String], default: undefined },
+    recoveryCodes: { type: [String], default: undefined },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },
@@ -138,6 +144,25 @@ const challengeSchema = new Schema<ChallengeDoc>(
 challengeSchema.index({ accountId: 1, purpose: 1, createdAt: -1 });
 challengeSchema.index({ expiresAt: 1 }, { expireAfterSeconds: CHALLENGE_RETENTION_SECONDS });
 
+export interface SignInDoc {
+  _id: string; // interaction uid
+  accountId: string;
+  expiresAt: Date;
+  record: Record<string, unknown>;
+}
+
+const signInSchema = new Schema<SignInDoc>(
+  {
+    _id: { type: String, required: true },
+    accountId: { type: String, required: true },
+    expiresAt: { type: Date, required: true },
+    record: { type: Schema.Types.Mixed, default: () => ({}) },
+  },
+  { ...options, collection: 'sign_ins' },
+);
+signInSchema.index({ accountId: 1 });
+signInSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+
 export interface KeyDoc {
   _id: string;
   value: unknown;
@@ -179,6 +204,7 @@ export interface MongoModels {
   clients: Model<ClientDoc>;
   oidc: Model<OidcDoc>;
   challenges: Model<ChallengeDoc>;
+  signIns: Model<SignInDoc>;
   keys: Model<KeyDoc>;
   audit: Model<AuditDoc>;
 }
@@ -190,6 +216,7 @@ export async function createModels(connection: Connection): Promise<MongoModels>
     clients: connection.model<ClientDoc>('Client', clientSchema),
     oidc: connection.model<OidcDoc>('OidcArtifact', oidcSchema),
     challenges: connection.model<ChallengeDoc>('Challenge', challengeSchema),
+    signIns: connection.model<SignInDoc>('SignIn', signInSchema),
     keys: connection.model<KeyDoc>('Key', keySchema),
     audit: connection.model<AuditDoc>('AuditEvent', auditSchema),
   };

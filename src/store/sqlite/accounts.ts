@@ -3,8 +3,37 @@ import { StoreConflictError } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
 import { fromJson, toJson, isUniqueViolation } from './schema.ts';
 import { DocCache } from './doc-cache.ts';
+import { factorsFromLegacy, factorData, withFactor, factorOf } from '../../factors/records.ts';
+import { randomId } from '../../secrets.ts';
 
 type Row = { doc: string };
+
+/**
+ * Account documents written before factor records (`mfa` + `recoveryCodes`) read as the same protection
+ * in the new shape. migrateAccounts() rewrites them once at open; this covers a row the CLI of an older
+ * version writes meanwhile.
+ */
+export function accountFromDoc(text: string): AccountRecord {
+  const doc = fromJson<AccountRecord & { mfa?: unknown; recoveryCodes?: unknown }>(text);
+  if (!Array.isArray(doc.factors)) {
+    doc.factors = factorsFromLegacy(doc, () => randomId(9));
+    delete doc.mfa;
+    delete doc.recoveryCodes;
+  }
+  doc.preferredMfa ??= null;
+  return doc;
+}
+
+/** Rewrites every pre-factor account document in the new shape (one transaction, at open). */
+export function migrateAccounts(db: SqliteDb): number {
+  const old = db.prepare("SELECT id, doc FROM accounts WHERE json_type(doc, '$.factors') IS NULL").all() as { id: string; doc: string }[];
+  if (!old.length) return 0;
+  const write = db.prepare('UPDATE accounts SET doc = ? WHERE id = ?');
+  db.transaction(() => {
+    for (const row of old) write.run(toJson(accountFromDoc(row.doc)), row.id);
+  })();
+  return old.length;
+}
 
 export function sqliteAccounts(db: SqliteDb): AccountRepo {
   const byId = db.prepare('SELECT doc FROM accounts WHERE id = ?');
@@ -17,7 +46,7 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
     if (cached) return cached;
     const row = byId.get(id) as Row | undefined;
     if (!row) return null;
-    const account = fromJson<AccountRecord>(row.doc);
+    const account = accountFromDoc(row.doc);
     cache.set(id, account);
     return account;
   };
@@ -41,7 +70,7 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
     },
     async findByEmail(email) {
       const row = byEmail.get(email) as Row | undefined;
-      return row ? fromJson<AccountRecord>(row.doc) : null;
+      return row ? accountFromDoc(row.doc) : null;
     },
     async update(id, patch: AccountPatch) {
       const current = read(id);
@@ -60,8 +89,22 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
     async useRecoveryCode(id, codeHash) {
       // Synchronous read-modify-write: nothing can interleave inside this function in one process.
       const current = read(id, true); // single use is a security property: read the row, not the cache
-      if (!current || !current.recoveryCodes.includes(codeHash)) return false;
-      const next = { ...current, recoveryCodes: current.recoveryCodes.filter((h) => h !== codeHash), updatedAt: new Date() };
+      const codes = current ? factorData(current.factors, 'recovery')?.codes : undefined;
+      if (!current || !codes?.includes(codeHash)) return false;
+      const recovery = factorOf(current.factors, 'recovery')!;
+      const factors = withFactor(current.factors, { ...recovery, lastUsedAt: new Date(), data: { codes: codes.filter((h) => h !== codeHash) } });
+      const next = { ...current, factors, updatedAt: new Date() };
+      write.run(next.email, toJson(next), id);
+      cache.set(id, next);
+      return true;
+    },
+    async advanceTotpStep(id, step) {
+      const current = read(id, true);
+      const totp = current ? factorOf(current.factors, 'totp') : undefined;
+      const data = current ? factorData(current.factors, 'totp') : undefined;
+      if (!current || !totp || !data || data.lastStep >= step) return false;
+      const factors = withFactor(current.factors, { ...totp, lastUsedAt: new Date(), data: { ...data, lastStep: step } });
+      const next = { ...current, factors, updatedAt: new Date() };
       write.run(next.email, toJson(next), id);
       cache.set(id, next);
       return true;
@@ -70,7 +113,7 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
       const rows = db
         .prepare('SELECT doc FROM accounts ORDER BY created_at, id LIMIT ? OFFSET ?')
         .all(opts.limit ?? 1000, opts.offset ?? 0) as Row[];
-      return rows.map((r) => fromJson<AccountRecord>(r.doc));
+      return rows.map((r) => accountFromDoc(r.doc));
     },
     async delete(id) {
       cache.delete(id);

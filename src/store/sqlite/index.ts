@@ -8,10 +8,11 @@ import path from 'node:path';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import type { Store, RateLimitOptions } from '../ports.ts';
 import { SCHEMA, MIGRATE_OIDC_TABLE } from './schema.ts';
-import { sqliteAccounts } from './accounts.ts';
+import { sqliteAccounts, migrateAccounts } from './accounts.ts';
 import { sqliteClients } from './clients.ts';
 import { SqliteArtifactLog } from './artifact-log.ts';
 import { sqliteChallenges } from './challenges.ts';
+import { sqliteSignIns } from './sign-ins.ts';
 import { sqliteKeys, sqliteAudit } from './misc.ts';
 
 export type SqliteDb = InstanceType<typeof Database>;
@@ -23,6 +24,7 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
   db.exec(SCHEMA);
   const hasTable = (name: string) => Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
   if (hasTable('oidc')) db.transaction(() => db.exec(MIGRATE_OIDC_TABLE))();
+  migrateAccounts(db); // accounts of versions before factor records
   const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
   const limiters: RateLimiterSQLite[] = [];
   return {
@@ -31,6 +33,7 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
     clients: sqliteClients(db),
     oidc: artifacts,
     challenges: sqliteChallenges(db),
+    signIns: sqliteSignIns(db),
     keys: sqliteKeys(db),
     audit: sqliteAudit(db),
     rateLimiter(o: RateLimitOptions) {
@@ -50,6 +53,7 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
     async purgeExpired(now = new Date()) {
       const t = now.getTime();
       artifacts.purgeExpired(t);
+      db.prepare('DELETE FROM sign_ins WHERE expires_at <= ?').run(t);
       db.prepare('DELETE FROM challenges WHERE expires_at <= ?').run(t - 24 * 3600_000);
       db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?').run(t);
     },

@@ -29,6 +29,14 @@ CREATE TABLE IF NOT EXISTS challenges (
   doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS challenges_lookup ON challenges (account_id, purpose, created_at);
+-- Sign-ins in progress, by interaction uid (interaction/progress.ts validates the record).
+CREATE TABLE IF NOT EXISTS sign_ins (
+  uid TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sign_ins_account ON sign_ins (account_id);
 CREATE TABLE IF NOT EXISTS keys (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL

@@ -1,7 +1,8 @@
 // Recovery codes: created when the first second factor is turned on, shown once, stored as keyed
 // hashes, each usable once (atomic removal in the store).
-import type { Store } from '../store/ports.ts';
-import type { SecretBox } from '../secrets.ts';
+import type { Store } from '../../store/ports.ts';
+import { randomId, type SecretBox } from '../../secrets.ts';
+import { newFactor, withFactor } from '../records.ts';
 import crypto from 'node:crypto';
 
 const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'; // no look-alikes (0/o, 1/l/i)
@@ -16,10 +17,13 @@ export const normaliseRecoveryCode = (input: string) => input.trim().toLowerCase
 export class RecoveryCodes {
   constructor(private readonly store: Store, private readonly box: SecretBox) {}
 
-  /** Replaces any earlier set; returns the plain codes for one-time display. */
+  /** Replaces any earlier set (they stop working); returns the plain codes for one-time display. */
   async generate(accountId: string, count = 10): Promise<string[]> {
+    const account = await this.store.accounts.findById(accountId);
+    if (!account) return [];
     const codes = Array.from({ length: count }, recoveryCode);
-    await this.store.accounts.update(accountId, { recoveryCodes: codes.map((c) => this.box.mac(normaliseRecoveryCode(c))) });
+    const record = newFactor('recovery', { codes: codes.map((c) => this.box.mac(normaliseRecoveryCode(c))) }, () => randomId(9));
+    await this.store.accounts.update(accountId, { factors: withFactor(account.factors, record) });
     return codes;
   }
 

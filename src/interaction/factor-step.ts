@@ -1,0 +1,125 @@
+// The sign-in's second step, for whichever factor the decision picked (factors/decide.ts): start it
+// (send a code, or nothing), check the answer, resend, "try another way", cancel. Every factor is reached
+// through the registry; this file knows no factor by name but for its page's words.
+import type { Context } from 'koa';
+import type { AccountRecord } from '../store/ports.ts';
+import type { Services } from '../services.ts';
+import type { Factor, FactorContext } from '../factors/factor.ts';
+import type { FactorType } from '../factors/records.ts';
+import { recoveryCodesLeft } from '../factors/records.ts';
+import { loadInteraction, nextStep, field, clientIp, startProgress, type Loaded, type NextStep } from './context.ts';
+import type { LoginProgress } from './progress.ts';
+import { pageLocals } from './login.ts';
+import { progressOrExpire, submitPhoneCode, resendPhoneCode } from './second-factor.ts';
+import { rememberBrowser, isRemembered } from '../factors/remember.ts';
+import { maskPhone } from '../accounts/phone.ts';
+import { maskEmail } from '../factors/email/factor.ts';
+
+type FactorStep = Extract<NextStep, { step: 'factor' }>;
+
+/** The page's words per factor (the view is one for all). */
+const WORDS: Record<FactorType, { title: string; lead: (dest: string | null) => string; field: 'code' | 'recovery_code'; label: string }> = {
+  sms: { title: 'Check your phone', lead: (d) => `We texted a 6-digit code to ${d}.`, field: 'code', label: 'Code from the text message' },
+  email: { title: 'Check your email', lead: (d) => `We emailed a 6-digit code to ${d}.`, field: 'code', label: 'Code from the email' },
+  totp: { title: 'Enter your authenticator code', lead: () => 'Open your authenticator app and enter the 6-digit code it shows for this account.', field: 'code', label: 'Code from the app' },
+  recovery: { title: 'Use a recovery code', lead: () => 'Enter one of the recovery codes you saved when you turned on two-step sign-in. Each works once.', field: 'recovery_code', label: 'Recovery code' },
+};
+
+const ctxOf = (ctx: Context, l: Loaded): FactorContext => ({ ip: clientIp(ctx), context: l.uid });
+
+/** Opens the step (a code goes out once; a reload sends nothing new) and shows it. */
+export async function showFactorStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: FactorStep) {
+  const factor = s.factors.get(next.factor);
+  const started = await factor.start(account, ctxOf(ctx, l));
+  return renderStep(s, ctx, l, account, p, next, factor, started.ok
+    ? { sent: started.sent || factor.type === 'sms' || factor.type === 'email', destination: started.destination, cooldown: started.cooldown }
+    : { unavailable: started.message }, {}, started.ok ? 200 : started.status);
+}
+
+interface StepState {
+  sent?: boolean;
+  destination?: string | null;
+  cooldown?: number;
+  /** Why the code couldn't go out (caps, an outage): said instead of "we sent", with the other ways. */
+  unavailable?: string;
+  notice?: string;
+}
+
+function renderStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: FactorStep, factor: Factor, state: StepState, errors: Record<string, string>, status: number) {
+  const words = WORDS[factor.type];
+  const others = next.others.map((t) => ({ type: t, offer: s.factors.get(t).offer }));
+  s.render(ctx, 'interaction/second-step', pageLocals(l, {
+    factor: factor.type,
+    title: words.title,
+    lead: state.unavailable ? null : words.lead(state.destination ?? null),
+    answerField: words.field,
+    answerLabel: words.label,
+    unavailable: state.unavailable,
+    notice: state.notice,
+    resendable: (factor.type === 'sms' || factor.type === 'email') && !state.unavailable,
+    cooldown: state.cooldown ?? 0,
+    others: others.filter((o) => o.type !== 'recovery'),
+    recoveryOffered: next.others.includes('recovery'),
+    recoveryLeft: recoveryCodesLeft(account.factors),
+    demandsSms: s.acr.hint(l.demand) === 2,
+    stepUp: Boolean(p.stepUp),
+    rememberDays: next.rememberable && factor.type !== 'recovery' ? s.config.mfa.rememberBrowserDays : 0,
+    errors,
+  }), status);
+}
+
+/** The current step, when it is a factor step; anything else sends the browser to the dispatcher. */
+async function current(s: Services, ctx: Context) {
+  const l = await loadInteraction(s, ctx);
+  const { p, account } = await progressOrExpire(s, l);
+  const next = nextStep(s, account, p, l.demand, isRemembered(ctx, s.rememberKey, account));
+  return { l, p, account, next };
+}
+
+/** POST /interaction/:uid/factor/:type — an answer to the current step's factor, or to one of its "other ways". */
+export async function submitFactor(s: Services, ctx: Context, type: string) {
+  const { l, p, account, next } = await current(s, ctx);
+  if (next.step === 'phone-verify' && type === 'sms') return submitPhoneCode(s, ctx, l, account, p, next.destination);
+  if (next.step !== 'factor' || (type !== next.factor && !next.others.includes(type as FactorType))) return ctx.redirect(`/interaction/${l.uid}`);
+  const factor = s.factors.get(type as FactorType);
+  const words = WORDS[factor.type];
+  const checked = await factor.verify(account, field(ctx, words.field, 40), ctxOf(ctx, l));
+  if (!checked.ok) {
+    await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: factor.type, client: l.client.id });
+    // The same step again, the error next to the field that was used (a recovery code's inside its open section).
+    const main = s.factors.get(next.factor);
+    const cooldown = 'cooldown' in main ? await (main as unknown as { cooldown(a: AccountRecord, c: FactorContext): Promise<number> }).cooldown(account, ctxOf(ctx, l)) : 0;
+    return renderStep(s, ctx, l, account, p, next, main, { sent: true, cooldown, destination: destinationOf(s, main, account) }, { [words.field]: checked.message }, checked.status);
+  }
+  await s.audit(factor.type === 'recovery' ? 'mfa.recovery_code_used' : 'mfa.succeeded', account.id, clientIp(ctx), { factor: factor.type });
+  if (field(ctx, 'remember_browser') === 'yes' && next.rememberable && factor.type !== 'recovery' && s.config.mfa.rememberBrowserDays > 0) {
+    rememberBrowser(ctx, s.rememberKey, account, s.config.mfa.rememberBrowserDays);
+  }
+  await startProgress(s, l, { ...p, chosen: undefined, amr: [...p.amr, factor.amr], methods: { ...p.methods, [factor.amr]: Math.floor(Date.now() / 1000) } });
+  ctx.redirect(`/interaction/${l.uid}`);
+}
+
+/** POST /interaction/:uid/factor/:type/resend */
+export async function resendFactor(s: Services, ctx: Context, type: string) {
+  const { l, p, account, next } = await current(s, ctx);
+  if (next.step === 'phone-verify' && type === 'sms') return resendPhoneCode(s, ctx, l, account, p, next.destination);
+  if (next.step !== 'factor' || next.factor !== type) return ctx.redirect(`/interaction/${l.uid}`);
+  const factor = s.factors.get(next.factor);
+  const r = await factor.resend(account, ctxOf(ctx, l));
+  if (r.ok) return renderStep(s, ctx, l, account, p, next, factor, { sent: true, destination: r.destination, cooldown: r.cooldown, notice: 'We sent a new code.' }, {}, 200);
+  return renderStep(s, ctx, l, account, p, next, factor, { sent: true, destination: destinationOf(s, factor, account), cooldown: 0 }, { code: r.message }, r.status);
+}
+
+/** POST /interaction/:uid/another-way — the user picks another of the methods that meet this sign-in. */
+export async function anotherWay(s: Services, ctx: Context) {
+  const { l, p, next } = await current(s, ctx);
+  const type = field(ctx, 'factor', 20) as FactorType;
+  if (next.step === 'factor' && next.others.includes(type)) await startProgress(s, l, { ...p, chosen: type });
+  ctx.redirect(`/interaction/${l.uid}`);
+}
+
+function destinationOf(_s: Services, factor: Factor, a: AccountRecord): string | null {
+  if (factor.type === 'sms' && a.phoneNumber) return maskPhone(a.phoneNumber);
+  if (factor.type === 'email') return maskEmail(a.email);
+  return null;
+}
