@@ -89,6 +89,19 @@ describe('password failures', () => {
     expect((await s.accounts.signIn(EMAIL, PASSWORD, OWNER)).ok).toBe(true);
   });
 
+  // Review of issue 10 item 4: every address of one IPv6 /64 is one "IP" for the per-IP limits.
+  it('counts failures from one IPv6 /64 together: 25 addresses in it hit the per-IP cap, another /64 does not', async () => {
+    const { s } = await start({ LOGIN_MAX_FAILURES_PER_IP: '20' });
+    const outcomes = [];
+    for (let k = 1; k <= 25; k++) {
+      const r = await s.accounts.signIn(`user${k}@example.com`, 'not it at all', `2001:db8:1:2::${k.toString(16)}`);
+      outcomes.push(r.ok ? 'ok' : r.reason === 'throttled' ? r.scope : r.reason);
+    }
+    expect(outcomes).toEqual([...Array(20).fill('invalid'), ...Array(5).fill('ip')]);
+    expect(await s.accounts.signIn(EMAIL, PASSWORD, '2001:db8:1:2:ffff::99')).toMatchObject({ ok: false, reason: 'throttled', scope: 'ip' });
+    expect((await s.accounts.signIn(EMAIL, PASSWORD, '2001:db8:1:3::1')).ok).toBe(true);
+  });
+
   it('answers the per-IP lockout on the sign-in page with 429 and Retry-After', async () => {
     await start({ LOGIN_MAX_FAILURES_PER_IP: '3' });
     const http = new HttpClient(t!.issuer);
