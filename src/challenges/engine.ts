@@ -115,21 +115,51 @@ export class ChallengeEngine {
   }
 
   /**
-   * A challenge that looks like start()'s to whoever answers it but was never delivered and can't be
-   * met (password reset for an unknown address): the same caps are counted, the same record is kept,
+   * start() for an email a page must not wait for (password reset: the response's timing and the next
+   * step must not tell whether an account exists). Everything the next step can observe happens now and
+   * is the same work as decoy(): the open challenge is found, or the address's mail caps are counted and
+   * the challenge is stored. Only the delivery is left: the returned job, for the caller to run after the
+   * response. A delivery that fails voids the challenge (its code never reached anyone).
+   */
+  async startDeferred(req: Omit<StartRequest, 'channel'>): Promise<() => Promise<void>> {
+    const code = numericCode(this.codes.length);
+    const opened = await this.openEmail(req, this.deps.box.mac(code));
+    if (opened.state === 'refused') return () => this.deps.audit('mail.refused', req.accountId, req.ip, { rule: opened.rule, purpose: req.purpose });
+    if (opened.state === 'open') return async () => {}; // as start(): a resubmitted form sends nothing more
+    const challenge = opened.challenge;
+    return async () => {
+      if (await this.sendEmail(challenge, code, req)) return;
+      await this.deps.store.challenges.consume(challenge.id, new Date());
+    };
+  }
+
+  /**
+   * A challenge that looks like startDeferred()'s to whoever answers it but is never delivered and can't
+   * be met (password reset for an unknown address): the same caps are counted, the same record is kept,
    * and a wrong answer gets the same words as for a real one.
    */
   async decoy(req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>): Promise<void> {
+    await this.openEmail(req, this.deps.box.mac(`decoy:${randomId(24)}`));
+  }
+
+  /** The part of an email challenge that happens before delivery: the open one, or caps counted and a record stored. */
+  private async openEmail(
+    req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>,
+    codeHash: string,
+  ): Promise<{ state: 'open' } | { state: 'refused'; rule: string } | { state: 'new'; challenge: ChallengeRecord }> {
     const context = req.context ?? null;
-    if (await this.deps.store.challenges.findActive(req.accountId, req.purpose, context)) return;
+    const open = await this.deps.store.challenges.findActive(req.accountId, req.purpose, context);
+    if (open) return { state: 'open' };
     const verdict = await this.deps.emailGuard.allow({ to: req.destination, accountId: req.accountId, ip: req.ip });
-    if (!verdict.ok) return;
+    if (!verdict.ok) return { state: 'refused', rule: verdict.reason };
     const now = new Date();
-    await this.deps.store.challenges.create({
+    const challenge: ChallengeRecord = {
       id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: 'email', destination: req.destination,
-      codeHash: this.deps.box.mac(`decoy:${randomId(24)}`), attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
+      codeHash, attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
       expiresAt: new Date(now.getTime() + this.codes.ttlSeconds * 1000), consumedAt: null, createdAt: now, context,
-    });
+    };
+    await this.deps.store.challenges.create(challenge);
+    return { state: 'new', challenge };
   }
 
   /**
@@ -218,13 +248,19 @@ export class ChallengeEngine {
       await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
+    return (await this.sendEmail(c, code, req)) ? { ok: true } : { ok: false, reason: 'delivery_failed' };
+  }
+
+  /** The code (or the notice) by email, past every cap; false when the mail server refused it. */
+  private async sendEmail(c: ChallengeRecord, code: string, req: Pick<StartRequest, 'name' | 'link' | 'notice'>): Promise<boolean> {
+    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
     const msg = req.notice ?? emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
     try {
       await this.deps.mail.send({ to: c.destination, ...msg });
+      return true;
     } catch (err) {
       this.deps.log.warn({ event: 'mail.delivery_failed', purpose: c.purpose, detail: (err as Error).message }, 'mail could not be sent');
-      return { ok: false, reason: 'delivery_failed' };
+      return false;
     }
-    return { ok: true };
   }
 }
