@@ -30,6 +30,12 @@ export interface StartRequest {
    * stay the same as for a new address, and the owner learns of the attempt.
    */
   notice?: { subject: string; text: string };
+  /**
+   * For email: the caller caps these mails itself, so EmailGuard's per-address and per-IP caps don't
+   * apply. The unlock link uses it (one per lockout window): an attacker who used up the address's mail
+   * budget with forgot-password requests must not also stop the owner's way back from a lockout.
+   */
+  ownBudget?: boolean;
 }
 
 export type StartResult =
@@ -185,7 +191,8 @@ export class ChallengeEngine {
 
   private codeGuard?: CodeGuard;
 
-  async verify(challengeId: string, answer: string, expect?: { accountId: string; purpose: ChallengePurpose }): Promise<VerifyResult> {
+  /** `expect.ip`: the answering client's address, which keys the wrong-code cap of password-reset codes (CodeGuard). */
+  async verify(challengeId: string, answer: string, expect?: { accountId: string; purpose: ChallengePurpose; ip?: string }): Promise<VerifyResult> {
     const guard = (this.codeGuard ??= new CodeGuard(this.deps.store, this.deps.config.codes));
     const c = await this.deps.store.challenges.find(challengeId);
     if (!c || (expect && (c.accountId !== expect.accountId || c.purpose !== expect.purpose))) return { ok: false, reason: 'unknown' };
@@ -195,15 +202,16 @@ export class ChallengeEngine {
     // The unlock link's secret is its challenge id (144 random bits, only in the mailbox): nothing to
     // guess, and it must keep working as the way back while codes are capped.
     const counted = c.purpose !== 'account-unlock';
-    if (counted && !(await guard.take(c.accountId, c.purpose))) {
-      await this.deps.audit('code.refused', c.accountId, null, { purpose: c.purpose, reason: 'account_cap' });
+    const ip = expect?.ip ?? null;
+    if (counted && !(await guard.take(c.accountId, c.purpose, ip))) {
+      await this.deps.audit('code.refused', c.accountId, ip, { purpose: c.purpose, reason: 'account_cap' });
       return { ok: false, reason: 'locked' };
     }
     const given = this.deps.box.mac(answer.replace(/\s+/g, ''));
     // Check every stored hash so the time taken doesn't depend on which one matched.
     const match = c.codeHash.split(' ').reduce((hit, h) => constantTimeEqual(h, given) || hit, false);
     if (match) {
-      if (counted) await guard.giveBack(c.accountId, c.purpose); // only wrong answers count
+      if (counted) await guard.giveBack(c.accountId, c.purpose, ip); // only wrong answers count
       const won = await this.deps.store.challenges.consume(c.id, new Date());
       return won ? { ok: true, challenge: c } : { ok: false, reason: 'used' };
     }
@@ -216,7 +224,7 @@ export class ChallengeEngine {
   private async deliver(
     c: ChallengeRecord,
     code: string,
-    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice'>,
+    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
     const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
     const { audit } = this.deps;
@@ -243,7 +251,7 @@ export class ChallengeEngine {
       await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
       return { ok: true };
     }
-    const verdict = await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
+    const verdict = req.ownBudget ? ({ ok: true } as const) : await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
     if (!verdict.ok) {
       await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };

@@ -172,10 +172,20 @@ export class CodeGuard {
     this.wrong = store.rateLimiter({ keyPrefix: 'code_wrong_account', points: cfg.maxWrongPerAccountDaily, duration: DAY });
   }
 
+  /**
+   * Anyone who knows an address can have reset codes sent to it and guess them: counted per account
+   * alone, those wrong guesses would shut the owner out of resetting the password for a day. So
+   * password-reset codes are counted per account and answering client (its limitKeyOfIp key); guessing
+   * them stays bounded by each challenge's attempts times the address's mail caps.
+   */
+  private key(accountId: string, purpose: ChallengePurpose, ip: string | null): string {
+    return purpose === 'password-reset' ? `${accountId}|${purpose}|${limitKeyOfIp(ip ?? 'unknown')}` : `${accountId}|${purpose}`;
+  }
+
   /** False when the account is over its cap for this kind of code: the answer must not be checked. */
-  async take(accountId: string, purpose: ChallengePurpose): Promise<boolean> {
+  async take(accountId: string, purpose: ChallengePurpose, ip: string | null = null): Promise<boolean> {
     try {
-      await this.wrong.consume(`${accountId}|${purpose}`, 1);
+      await this.wrong.consume(this.key(accountId, purpose, ip), 1);
       return true;
     } catch (err) {
       if (err instanceof Error) throw err; // the store failed; a refusal is a RateLimiterRes
@@ -183,10 +193,11 @@ export class CodeGuard {
     }
   }
 
-  async giveBack(accountId: string, purpose: ChallengePurpose): Promise<void> {
-    await this.wrong.reward(`${accountId}|${purpose}`, 1);
+  async giveBack(accountId: string, purpose: ChallengePurpose, ip: string | null = null): Promise<void> {
+    await this.wrong.reward(this.key(accountId, purpose, ip), 1);
   }
 
+  /** Clears the account's caps (admin unlock). Password-reset counts, kept per client address, run out on their own. */
   async clear(accountId: string): Promise<void> {
     await Promise.all(COUNTED_PURPOSES.map((p) => this.wrong.delete(`${accountId}|${p}`)));
   }

@@ -56,7 +56,7 @@ export async function submitReset(s: Services, ctx: Context) {
   if (password !== field(ctx, 'password_confirm', 1024)) return again({ password_confirm: 'The passwords don’t match.' });
   const weak = passwordProblem(password, { email });
   if (weak) return again({ password: weak });
-  const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: key, purpose: 'password-reset' });
+  const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: key, purpose: 'password-reset', ip: clientIp(ctx) });
   if (!res.ok || !account) return again({ code: res.ok ? CODE_ERRORS.unknown : verifyFailure(res) });
   await s.accounts.setPassword(account.id, password);
   // Every session and pending sign-in of the account ends, but for this browser's own session (whose
