@@ -387,6 +387,20 @@ describe('dev outbox and demo client in development', () => {
     }
   });
 
+  // Review of issue 10 item 12: on because the issuer is on loopback, the outbox is for loopback clients only.
+  it('serve /dev/outbox on a loopback issuer to loopback clients only (404 through a proxy for 192.0.2.2)', async () => {
+    const t = await startTessera({ env: { NODE_ENV: 'development', TRUSTED_PROXIES: '127.0.0.1/32' } });
+    try {
+      const b = new RawBrowser(t.issuer);
+      expect((await b.get('/dev/outbox', { 'x-forwarded-for': '192.0.2.2' })).status).toBe(404);
+      expect((await b.get('/dev/outbox', { 'x-forwarded-for': '::ffff:192.0.2.2' })).status).toBe(404);
+      expect((await b.get('/dev/outbox', { 'x-forwarded-for': '127.0.0.1' })).status).toBe(200);
+      expect((await b.get('/dev/outbox')).status).toBe(200);
+    } finally {
+      await t.stop();
+    }
+  });
+
   it('are off with a non-loopback issuer: /dev/outbox is 404 and the published demo client is gone', async () => {
     // Same store as above: a server once started with the demo client keeps no client with its published secret.
     const t = await startTessera({ env: { NODE_ENV: 'development', ISSUER: `http://${HOST}` }, dataDir });
