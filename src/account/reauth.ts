@@ -27,9 +27,13 @@ interface Proof {
   factors: string[];
 }
 
-/** Whether the account has a second factor that a proof must include. */
+/**
+ * Whether the account has a second factor that a proof must include. A verified phone is one whether or
+ * not SMS sign-in is on: it receives codes, and apps demanding mfa:sms trust it, so swapping it must not
+ * take the password alone.
+ */
 function secondFactorOf(a: AccountRecord): 'sms' | null {
-  return a.mfa.includes('sms') && a.phoneNumber && a.phoneNumberVerified ? 'sms' : null;
+  return a.phoneNumber && a.phoneNumberVerified ? 'sms' : null;
 }
 
 export async function sessionUid(s: Services, ctx: Context): Promise<string | null> {
