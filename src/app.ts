@@ -158,10 +158,15 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const protocol = compose([common, toProvider]);
   // One frame in front of both chains: forwarded headers per TRUSTED_PROXIES, then the host check, which
   // answers a foreign Host before discovery or any page could put it in a URL.
-  app.use((ctx, next) => {
+  // Discovery gets Cache-Control: no-cache: relying parties cache it on their own terms anyway, and a
+  // shared cache in front must ask again each time rather than serve a stored copy (should one ever have
+  // been made from a bad request, it can't outlive it; a configuration change is seen at once).
+  app.use(async (ctx, next) => {
     applyForwarding(ctx, proxies);
-    if (!hosts.allows(ctx)) return hosts.refuse(ctx);
-    return isPagePath(ctx.path) ? pageChain(ctx, next) : protocol(ctx, next);
+    if (!hosts.allows(ctx) || !hosts.originForm(ctx)) return hosts.refuse(ctx);
+    if (isPagePath(ctx.path)) return pageChain(ctx, next);
+    await protocol(ctx, next);
+    if (ctx.path.startsWith('/.well-known/') && ctx.status === 200 && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-cache');
   });
 
   // Every minute: the embedded store's artifact index lives in memory, and codes and interactions expire

@@ -129,7 +129,14 @@ export const ConfigSchema = z
     if (!c.mail.smtpUrl) ctx.addIssue({ code: 'custom', path: ['mail', 'smtpUrl'], message: 'SMTP_URL is required in production' });
   });
 
-export type Config = z.infer<typeof ConfigSchema> & { issuer: string; devOutbox: boolean; demoClientEnabled: boolean; warnings: string[] };
+export type Config = z.infer<typeof ConfigSchema> & {
+  issuer: string;
+  devOutbox: boolean;
+  demoClientEnabled: boolean;
+  /** A dev convenience is on only because the issuer is on loopback: listen on loopback, outbox to loopback clients. */
+  devLocalOnly: boolean;
+  warnings: string[];
+};
 
 type Json = Record<string, unknown>;
 function merge(a: Json, b: Json): Json {
@@ -252,5 +259,17 @@ export function devConveniences(env: Config['env'], issuer: string, devOutbox: b
     warnings.push(`DEV_OUTBOX is on with ISSUER ${issuer}: every email and SMS code can be read by anyone at ${issuer}/dev/outbox.`);
   if (demoClient === true && !loopback)
     warnings.push(`DEMO_CLIENT is on with ISSUER ${issuer}: the demo client's secret is published, so anyone can use it as that client.`);
-  return { devOutbox: devOutbox ?? auto, demoClientEnabled: demoClient ?? auto, warnings };
+  // Turned on by the loopback issuer alone (not by name): the server must be reachable from this machine only.
+  const devLocalOnly = auto && (devOutbox === null || demoClient === null);
+  return { devOutbox: devOutbox ?? auto, demoClientEnabled: demoClient ?? auto, devLocalOnly, warnings };
+}
+
+/**
+ * The address to listen on: every interface (undefined), except while a dev convenience is on only
+ * because the issuer is on loopback. Then the loopback address of the issuer's family, so nobody else on
+ * the network can read /dev/outbox or use the demo client by sending "Host: localhost".
+ */
+export function listenHost(config: Pick<Config, 'issuer' | 'devLocalOnly'>): string | undefined {
+  if (!config.devLocalOnly) return undefined;
+  return new URL(config.issuer).hostname === '[::1]' ? '::1' : '127.0.0.1';
 }

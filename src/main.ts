@@ -1,6 +1,6 @@
 // Starts Tessera: read config, open the store, build the app, listen, shut down gracefully.
 import http from 'node:http';
-import { loadConfig, ConfigError } from './config.ts';
+import { loadConfig, listenHost, ConfigError } from './config.ts';
 import { buildApp } from './app.ts';
 import { createLogger } from './log.ts';
 
@@ -24,9 +24,16 @@ async function main() {
   const built = await buildApp(config, { log });
   const server = http.createServer(built.app.callback());
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(config.port, resolve));
+  const host = listenHost(config);
+  await new Promise<void>((resolve) => server.listen(config.port, host, resolve));
   const where = config.mongodbUri ? 'MongoDB' : `SQLite in ${config.dataDir}`;
-  log.info({ issuer: config.issuer, store: where }, `Tessera listening on ${config.issuer} (store: ${where})`);
+  log.info({ issuer: config.issuer, store: where, listen: host ?? 'all interfaces' }, `Tessera listening on ${config.issuer} (store: ${where})`);
+  if (host)
+    log.info(
+      { event: 'listen.loopback_only', host },
+      `Listening on ${host} only: the dev outbox and demo client are on because ISSUER is on loopback, so nothing else on the network may reach them. ` +
+        'Set NODE_ENV=production (or DEV_OUTBOX and DEMO_CLIENT explicitly) to listen on every interface.',
+    );
   if (built.services.outbox) log.info(`Development outbox: ${config.issuer}/dev/outbox (emails and texts land there)`);
 
   let stopping = false;

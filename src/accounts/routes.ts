@@ -16,7 +16,16 @@ export function publicRouter(s: Services): Router {
 
   if (s.outbox) {
     const outbox = s.outbox;
-    r.get('/dev/outbox', (ctx) => s.render(ctx, 'dev/outbox', { messages: outbox.list() }));
+    // On only because the issuer is on loopback: for this machine's browsers only (the server listens on
+    // loopback too, but a proxy in front, or a port forward, could still bring others here). Anyone else
+    // gets the 404 of a server without an outbox.
+    const localOnly = s.config.devLocalOnly;
+    r.get('/dev/outbox', (ctx, next) => (localOnly && !isLoopbackAddress(ctx.ip) ? next() : s.render(ctx, 'dev/outbox', { messages: outbox.list() })));
   }
   return r;
+}
+
+/** 127.0.0.0/8 or ::1 (ctx.ip spells IPv4-mapped addresses as IPv4: src/http/proxy.ts). */
+function isLoopbackAddress(ip: string): boolean {
+  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip);
 }

@@ -30,6 +30,12 @@ export interface StartRequest {
    * stay the same as for a new address, and the owner learns of the attempt.
    */
   notice?: { subject: string; text: string };
+  /**
+   * For email: the caller caps these mails itself, so EmailGuard's per-address and per-IP caps don't
+   * apply. The unlock link uses it (one per lockout window): an attacker who used up the address's mail
+   * budget with forgot-password requests must not also stop the owner's way back from a lockout.
+   */
+  ownBudget?: boolean;
 }
 
 export type StartResult =
@@ -115,21 +121,51 @@ export class ChallengeEngine {
   }
 
   /**
-   * A challenge that looks like start()'s to whoever answers it but was never delivered and can't be
-   * met (password reset for an unknown address): the same caps are counted, the same record is kept,
+   * start() for an email a page must not wait for (password reset: the response's timing and the next
+   * step must not tell whether an account exists). Everything the next step can observe happens now and
+   * is the same work as decoy(): the open challenge is found, or the address's mail caps are counted and
+   * the challenge is stored. Only the delivery is left: the returned job, for the caller to run after the
+   * response. A delivery that fails voids the challenge (its code never reached anyone).
+   */
+  async startDeferred(req: Omit<StartRequest, 'channel'>): Promise<() => Promise<void>> {
+    const code = numericCode(this.codes.length);
+    const opened = await this.openEmail(req, this.deps.box.mac(code));
+    if (opened.state === 'refused') return () => this.deps.audit('mail.refused', req.accountId, req.ip, { rule: opened.rule, purpose: req.purpose });
+    if (opened.state === 'open') return async () => {}; // as start(): a resubmitted form sends nothing more
+    const challenge = opened.challenge;
+    return async () => {
+      if (await this.sendEmail(challenge, code, req)) return;
+      await this.deps.store.challenges.consume(challenge.id, new Date());
+    };
+  }
+
+  /**
+   * A challenge that looks like startDeferred()'s to whoever answers it but is never delivered and can't
+   * be met (password reset for an unknown address): the same caps are counted, the same record is kept,
    * and a wrong answer gets the same words as for a real one.
    */
   async decoy(req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>): Promise<void> {
+    await this.openEmail(req, this.deps.box.mac(`decoy:${randomId(24)}`));
+  }
+
+  /** The part of an email challenge that happens before delivery: the open one, or caps counted and a record stored. */
+  private async openEmail(
+    req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>,
+    codeHash: string,
+  ): Promise<{ state: 'open' } | { state: 'refused'; rule: string } | { state: 'new'; challenge: ChallengeRecord }> {
     const context = req.context ?? null;
-    if (await this.deps.store.challenges.findActive(req.accountId, req.purpose, context)) return;
+    const open = await this.deps.store.challenges.findActive(req.accountId, req.purpose, context);
+    if (open) return { state: 'open' };
     const verdict = await this.deps.emailGuard.allow({ to: req.destination, accountId: req.accountId, ip: req.ip });
-    if (!verdict.ok) return;
+    if (!verdict.ok) return { state: 'refused', rule: verdict.reason };
     const now = new Date();
-    await this.deps.store.challenges.create({
+    const challenge: ChallengeRecord = {
       id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: 'email', destination: req.destination,
-      codeHash: this.deps.box.mac(`decoy:${randomId(24)}`), attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
+      codeHash, attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
       expiresAt: new Date(now.getTime() + this.codes.ttlSeconds * 1000), consumedAt: null, createdAt: now, context,
-    });
+    };
+    await this.deps.store.challenges.create(challenge);
+    return { state: 'new', challenge };
   }
 
   /**
@@ -155,7 +191,8 @@ export class ChallengeEngine {
 
   private codeGuard?: CodeGuard;
 
-  async verify(challengeId: string, answer: string, expect?: { accountId: string; purpose: ChallengePurpose }): Promise<VerifyResult> {
+  /** `expect.ip`: the answering client's address, which keys the wrong-code cap of password-reset codes (CodeGuard). */
+  async verify(challengeId: string, answer: string, expect?: { accountId: string; purpose: ChallengePurpose; ip?: string }): Promise<VerifyResult> {
     const guard = (this.codeGuard ??= new CodeGuard(this.deps.store, this.deps.config.codes));
     const c = await this.deps.store.challenges.find(challengeId);
     if (!c || (expect && (c.accountId !== expect.accountId || c.purpose !== expect.purpose))) return { ok: false, reason: 'unknown' };
@@ -165,15 +202,16 @@ export class ChallengeEngine {
     // The unlock link's secret is its challenge id (144 random bits, only in the mailbox): nothing to
     // guess, and it must keep working as the way back while codes are capped.
     const counted = c.purpose !== 'account-unlock';
-    if (counted && !(await guard.take(c.accountId, c.purpose))) {
-      await this.deps.audit('code.refused', c.accountId, null, { purpose: c.purpose, reason: 'account_cap' });
+    const ip = expect?.ip ?? null;
+    if (counted && !(await guard.take(c.accountId, c.purpose, ip))) {
+      await this.deps.audit('code.refused', c.accountId, ip, { purpose: c.purpose, reason: 'account_cap' });
       return { ok: false, reason: 'locked' };
     }
     const given = this.deps.box.mac(answer.replace(/\s+/g, ''));
     // Check every stored hash so the time taken doesn't depend on which one matched.
     const match = c.codeHash.split(' ').reduce((hit, h) => constantTimeEqual(h, given) || hit, false);
     if (match) {
-      if (counted) await guard.giveBack(c.accountId, c.purpose); // only wrong answers count
+      if (counted) await guard.giveBack(c.accountId, c.purpose, ip); // only wrong answers count
       const won = await this.deps.store.challenges.consume(c.id, new Date());
       return won ? { ok: true, challenge: c } : { ok: false, reason: 'used' };
     }
@@ -186,7 +224,7 @@ export class ChallengeEngine {
   private async deliver(
     c: ChallengeRecord,
     code: string,
-    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice'>,
+    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
     const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
     const { audit } = this.deps;
@@ -213,18 +251,24 @@ export class ChallengeEngine {
       await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
       return { ok: true };
     }
-    const verdict = await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
+    const verdict = req.ownBudget ? ({ ok: true } as const) : await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
     if (!verdict.ok) {
       await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
+    return (await this.sendEmail(c, code, req)) ? { ok: true } : { ok: false, reason: 'delivery_failed' };
+  }
+
+  /** The code (or the notice) by email, past every cap; false when the mail server refused it. */
+  private async sendEmail(c: ChallengeRecord, code: string, req: Pick<StartRequest, 'name' | 'link' | 'notice'>): Promise<boolean> {
+    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
     const msg = req.notice ?? emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
     try {
       await this.deps.mail.send({ to: c.destination, ...msg });
+      return true;
     } catch (err) {
       this.deps.log.warn({ event: 'mail.delivery_failed', purpose: c.purpose, detail: (err as Error).message }, 'mail could not be sent');
-      return { ok: false, reason: 'delivery_failed' };
+      return false;
     }
-    return { ok: true };
   }
 }

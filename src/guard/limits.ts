@@ -2,6 +2,7 @@
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { ChallengePurpose, Store } from '../store/ports.ts';
 import type { Config } from '../config.ts';
+import { limitKeyOfIp } from './ip-key.ts';
 
 export type Refusal = { ok: false; reason: string; retryAfterSeconds: number };
 export type Verdict = { ok: true } | Refusal;
@@ -48,8 +49,8 @@ export class SmsGuard extends DeliveryGuard {
       ['number_day', limits.perNumberDaily, DAY, (w) => w.to],
       ['account_hour', limits.perAccountHourly, HOUR, (w) => w.accountId],
       ['account_day', limits.perAccountDaily, DAY, (w) => w.accountId],
-      ['ip_hour', limits.perIpHourly, HOUR, (w) => w.ip],
-      ['ip_day', limits.perIpDaily, DAY, (w) => w.ip],
+      ['ip_hour', limits.perIpHourly, HOUR, (w) => limitKeyOfIp(w.ip)],
+      ['ip_day', limits.perIpDaily, DAY, (w) => limitKeyOfIp(w.ip)],
       ['global_day', limits.globalDaily, DAY, () => 'all'],
     ]));
   }
@@ -64,7 +65,7 @@ export class EmailGuard extends DeliveryGuard {
     super(rules(store, 'mail', [
       ['address_hour', 5, HOUR, (w) => w.to],
       ['address_day', 20, DAY, (w) => w.to],
-      ['ip_hour', 30, HOUR, (w) => w.ip],
+      ['ip_hour', 30, HOUR, (w) => limitKeyOfIp(w.ip)],
     ]));
   }
 }
@@ -79,6 +80,7 @@ export class EmailGuard extends DeliveryGuard {
  *   unlock.ts), a password reset or an admin clears it, and the browser's address that used the link is
  *   exempt from this cap for the rest of the window, so re-locking doesn't shut the owner out again.
  * Pair counters are keyed under a per-account epoch: unlocking bumps it, which voids them all at once.
+ * "IP" here, as in every per-IP limit, is limitKeyOfIp's key: an IPv6 client counts by its /64.
  */
 export type LoginVerdict = { ok: true } | { ok: false; scope: 'ip' | 'pair' | 'account'; retryAfterSeconds: number };
 
@@ -105,7 +107,8 @@ export class LoginGuard {
     return `${email}|${epoch?.consumedPoints ?? 0}|${ip}`;
   }
 
-  async check(email: string, ip: string): Promise<LoginVerdict> {
+  async check(email: string, clientIp: string): Promise<LoginVerdict> {
+    const ip = limitKeyOfIp(clientIp);
     const pair = await this.pairKey(email, ip);
     const [i, w, a, x] = await Promise.all([this.perIp.get(ip), this.pairWait.get(pair), this.perAccount.get(email), this.exempt.get(`${email}|${ip}`)]);
     const secs = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -122,7 +125,8 @@ export class LoginGuard {
     return v.ok ? 0 : v.retryAfterSeconds;
   }
 
-  async failed(email: string, ip: string): Promise<void> {
+  async failed(email: string, clientIp: string): Promise<void> {
+    const ip = limitKeyOfIp(clientIp);
     const pair = await this.pairKey(email, ip);
     const [n] = await Promise.all([this.perPair.penalty(pair, 1), this.perIp.penalty(ip, 1), this.perAccount.penalty(email, 1)]);
     const over = n.consumedPoints - this.cfg.delayAfterFailures;
@@ -130,10 +134,10 @@ export class LoginGuard {
   }
 
   /** The right password: this pair and the account start again from zero (the per-IP count stays). */
-  async succeeded(email: string, ip?: string): Promise<void> {
+  async succeeded(email: string, clientIp?: string): Promise<void> {
     const tasks: Promise<unknown>[] = [this.perAccount.delete(email)];
-    if (ip) {
-      const pair = await this.pairKey(email, ip);
+    if (clientIp) {
+      const pair = await this.pairKey(email, limitKeyOfIp(clientIp));
       tasks.push(this.perPair.delete(pair), this.pairWait.delete(pair));
     }
     await Promise.all(tasks);
@@ -146,7 +150,7 @@ export class LoginGuard {
 
   /** After an unlock link: this address may try the account's password even while the account cap is reached. */
   async exemptAddress(email: string, ip: string): Promise<void> {
-    await this.exempt.set(`${email}|${ip}`, 1, this.cfg.accountWindowSeconds);
+    await this.exempt.set(`${email}|${limitKeyOfIp(ip)}`, 1, this.cfg.accountWindowSeconds);
   }
 }
 
@@ -168,10 +172,20 @@ export class CodeGuard {
     this.wrong = store.rateLimiter({ keyPrefix: 'code_wrong_account', points: cfg.maxWrongPerAccountDaily, duration: DAY });
   }
 
+  /**
+   * Anyone who knows an address can have reset codes sent to it and guess them: counted per account
+   * alone, those wrong guesses would shut the owner out of resetting the password for a day. So
+   * password-reset codes are counted per account and answering client (its limitKeyOfIp key); guessing
+   * them stays bounded by each challenge's attempts times the address's mail caps.
+   */
+  private key(accountId: string, purpose: ChallengePurpose, ip: string | null): string {
+    return purpose === 'password-reset' ? `${accountId}|${purpose}|${limitKeyOfIp(ip ?? 'unknown')}` : `${accountId}|${purpose}`;
+  }
+
   /** False when the account is over its cap for this kind of code: the answer must not be checked. */
-  async take(accountId: string, purpose: ChallengePurpose): Promise<boolean> {
+  async take(accountId: string, purpose: ChallengePurpose, ip: string | null = null): Promise<boolean> {
     try {
-      await this.wrong.consume(`${accountId}|${purpose}`, 1);
+      await this.wrong.consume(this.key(accountId, purpose, ip), 1);
       return true;
     } catch (err) {
       if (err instanceof Error) throw err; // the store failed; a refusal is a RateLimiterRes
@@ -179,10 +193,11 @@ export class CodeGuard {
     }
   }
 
-  async giveBack(accountId: string, purpose: ChallengePurpose): Promise<void> {
-    await this.wrong.reward(`${accountId}|${purpose}`, 1);
+  async giveBack(accountId: string, purpose: ChallengePurpose, ip: string | null = null): Promise<void> {
+    await this.wrong.reward(this.key(accountId, purpose, ip), 1);
   }
 
+  /** Clears the account's caps (admin unlock). Password-reset counts, kept per client address, run out on their own. */
   async clear(accountId: string): Promise<void> {
     await Promise.all(COUNTED_PURPOSES.map((p) => this.wrong.delete(`${accountId}|${p}`)));
   }
@@ -215,7 +230,7 @@ export class FormGuard {
 
   private async take(form: Form, ip: string): Promise<Verdict> {
     const r = this.rules[form];
-    for (const [name, limiter, key] of [['ip', r.perIp, ip], ['global', r.global, 'all']] as const) {
+    for (const [name, limiter, key] of [['ip', r.perIp, limitKeyOfIp(ip)], ['global', r.global, 'all']] as const) {
       try {
         await limiter.consume(key, 1);
       } catch (err) {

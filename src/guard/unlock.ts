@@ -25,7 +25,12 @@ export class AccountUnlock {
     this.send(email, ip).catch((err: unknown) => this.deps.log.warn({ err, event: 'login.unlock_mail_failed' }, 'unlock mail failed'));
   }
 
-  /** For tests and callers that must know the mail went (or was skipped). */
+  /**
+   * For tests and callers that must know the mail went (or was skipped). The mail has its own budget,
+   * one per account per lockout window, and not EmailGuard's address caps (an attacker can use those up
+   * with forgot-password requests). The window's one mail is reserved before sending, so parallel refusals
+   * send one, and given back when the mail didn't go out: the next refused attempt tries again.
+   */
   async send(email: string, ip: string): Promise<void> {
     const account = await this.deps.store.accounts.findByEmail(email);
     if (!account) return;
@@ -36,11 +41,17 @@ export class AccountUnlock {
       return; // mailed already in this window
     }
     const issuer = this.deps.config.issuer;
-    const started = await this.deps.challenges.start({
-      purpose: 'account-unlock', accountId: account.id, channel: 'email', destination: account.email, ip, name: account.name,
-      link: (id, code) => `${issuer}/unlock?c=${encodeURIComponent(id)}&code=${encodeURIComponent(code)}`,
-    });
-    if (started.ok && started.sent) await this.deps.audit('login.unlock_mailed', account.id, ip);
+    let started: Awaited<ReturnType<ChallengeEngine['start']>> | null = null;
+    try {
+      started = await this.deps.challenges.start({
+        purpose: 'account-unlock', accountId: account.id, channel: 'email', destination: account.email, ip, name: account.name, ownBudget: true,
+        link: (id, code) => `${issuer}/unlock?c=${encodeURIComponent(id)}&code=${encodeURIComponent(code)}`,
+      });
+    } finally {
+      if (!started?.ok) await this.mailed.delete(account.id);
+    }
+    if (!started.ok) await this.deps.audit('login.unlock_mail_failed', account.id, ip, { reason: started.reason });
+    else if (started.sent) await this.deps.audit('login.unlock_mailed', account.id, ip);
   }
 
   /**

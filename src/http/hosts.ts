@@ -1,7 +1,8 @@
 // Strict host names: oidc-provider builds every endpoint URL in discovery (and redirects) from the
 // request's Host (or a trusted proxy's X-Forwarded-Host), so a forged one would be written into responses
 // a cache in front may keep and serve to everyone. A request naming any host other than the issuer's or an
-// ALLOWED_HOSTS alias gets a short 400 before anything else runs (Keycloak's strict hostname does the same).
+// ALLOWED_HOSTS alias gets a short 400 before anything else runs (Keycloak's strict hostname does the same),
+// and so does an absolute-form request target naming one.
 import type { Context } from 'koa';
 
 export class AllowedHosts {
@@ -30,6 +31,32 @@ export class AllowedHosts {
     if (this.hosts.has(raw)) return true; // the usual case, without parsing a URL per request
     const host = this.normalize(raw);
     return host !== null && this.hosts.has(host);
+  }
+
+  /**
+   * An absolute-form request target ("GET http://evil.example/x HTTP/1.1", meant for proxies, which a
+   * server must accept) outranks the Host header in koa's ctx.href, which oidc-provider builds endpoint
+   * URLs from: its authority must be an allowed host as well. When it is, the target is rewritten to
+   * origin-form ("/x"), so everything after this sees one URL built from the checked Host. False means
+   * refuse (a foreign authority, or a target that is neither form). Call before anything reads the URL.
+   */
+  originForm(ctx: Context): boolean {
+    const target = ctx.req.url ?? '';
+    if (target.startsWith('/') || (target === '*' && ctx.method === 'OPTIONS')) return true;
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      return false;
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password) return false;
+    const host = this.normalize(url.host);
+    if (host === null || !this.hosts.has(host)) return false;
+    const path = `${url.pathname}${url.search}`;
+    ctx.req.url = path;
+    ctx.originalUrl = path;
+    ctx.request.originalUrl = path;
+    return true;
   }
 
   /** The 400: short plain text, nothing from the request echoed, not cacheable. */

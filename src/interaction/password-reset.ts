@@ -15,8 +15,10 @@ export async function showForgot(s: Services, ctx: Context) {
 }
 
 /**
- * The code goes out after the response, and an unknown address gets a decoy challenge (never sent, never
- * met): the page, its timing and the next step's answers are the same whether or not an account exists.
+ * Before the page answers, both cases do the same work and leave the same state: the address's mail caps
+ * are counted and a challenge is stored for this sign-in (a real one for an account, a decoy that is
+ * never sent and never met for an unknown address), so the reset step answers a code alike at once. Only
+ * the real mail waits until after the response: its duration would tell whether the account exists.
  */
 export async function submitForgot(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
@@ -30,14 +32,15 @@ export async function submitForgot(s: Services, ctx: Context) {
   }
   const ip = clientIp(ctx);
   const account = await s.store.accounts.findByEmail(email);
-  afterResponse(s, async () => {
-    if (account) {
-      await s.challenges.start({ purpose: 'password-reset', accountId: account.id, channel: 'email', destination: account.email, context: l.uid, ip, name: account.name });
+  if (account) {
+    const deliver = await s.challenges.startDeferred({ purpose: 'password-reset', accountId: account.id, destination: account.email, context: l.uid, ip, name: account.name });
+    afterResponse(s, async () => {
+      await deliver();
       await s.audit('password.reset_requested', account.id, ip);
-    } else {
-      await s.challenges.decoy({ purpose: 'password-reset', accountId: unknownAccountKey(s, email), destination: email, context: l.uid, ip });
-    }
-  });
+    });
+  } else {
+    await s.challenges.decoy({ purpose: 'password-reset', accountId: unknownAccountKey(s, email), destination: email, context: l.uid, ip });
+  }
   s.render(ctx, 'interaction/reset', pageLocals(l, { values: { email } }));
 }
 
@@ -53,7 +56,7 @@ export async function submitReset(s: Services, ctx: Context) {
   if (password !== field(ctx, 'password_confirm', 1024)) return again({ password_confirm: 'The passwords don’t match.' });
   const weak = passwordProblem(password, { email });
   if (weak) return again({ password: weak });
-  const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: key, purpose: 'password-reset' });
+  const res = await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: key, purpose: 'password-reset', ip: clientIp(ctx) });
   if (!res.ok || !account) return again({ code: res.ok ? CODE_ERRORS.unknown : verifyFailure(res) });
   await s.accounts.setPassword(account.id, password);
   // Every session and pending sign-in of the account ends, but for this browser's own session (whose

@@ -5,6 +5,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { HttpClient, csrfOf } from '../support/http.ts';
 import { ClientService } from '../../src/admin/clients.ts';
+import { codeFrom } from '../support/smtp-sink.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
@@ -86,5 +87,50 @@ describe('forgot password', () => {
     expect((await guards.passwordReset('198.51.100.1')).ok).toBe(true);
     expect((await guards.passwordReset('198.51.100.2')).ok).toBe(true);
     expect(await guards.passwordReset('198.51.100.3')).toMatchObject({ ok: false, reason: 'passwordReset_global' });
+  });
+});
+
+// Review of issue 10 item 9: the reset step must find a challenge at once for a known and an unknown
+// address alike; the real code used to be stored only once the (slow) mail server had taken it.
+describe('forgot password does not tell known from unknown addresses', () => {
+  it('answers an immediate wrong code with the same words, with a slow mail server', async () => {
+    t = await startTessera();
+    const s = t.built.services;
+    await s.accounts.register({ name: 'Owner', email: 'owner@example.com', password: 'the rightful holder’s passphrase', email_verified: true });
+    // A real SMTP server takes a while to accept a message.
+    const mail = (s.challenges as unknown as { deps: { mail: { send: (m: unknown) => Promise<void> } } }).deps.mail;
+    const send = mail.send.bind(mail);
+    mail.send = async (m) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return send(m);
+    };
+    const c = await new ClientService(s.store, s.box, s.provider).create({ client_name: 'Abuse App', redirect_uris: [REDIRECT], scope: 'openid' });
+    const wrongCodeRightAway = async (email: string) => {
+      const http = new HttpClient(t!.issuer);
+      const q = new URLSearchParams({
+        client_id: c.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 'st',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      });
+      const { url } = await http.follow(`/auth?${q}`);
+      const path = new URL(url).pathname;
+      const forgot = await http.get(`${path}/forgot`);
+      const page = await http.post(`${path}/forgot`, { _csrf: csrfOf(await forgot.text()), email });
+      expect(page.status).toBe(200);
+      const r = await http.post(`${path}/reset`, {
+        _csrf: csrfOf(await page.text()), email, code: '000000', password: 'Another long pass 42', password_confirm: 'Another long pass 42',
+      });
+      const html = await r.text();
+      return { answer: { status: r.status, alerts: alerts(html) }, http, path, csrf: csrfOf(html) };
+    };
+    const known = await wrongCodeRightAway('owner@example.com');
+    const unknown = await wrongCodeRightAway('nobody@example.com');
+    expect(known.answer.alerts.join(' ')).toMatch(/isn’t right\. 4 tries left/);
+    expect(unknown.answer).toEqual(known.answer);
+    // The owner's code arrives after the response, and works.
+    const mailed = await t.smtp.waitFor('owner@example.com', (m) => /Reset your password/.test(m.subject));
+    const done = await known.http.post(`${known.path}/reset`, {
+      _csrf: known.csrf, email: 'owner@example.com', code: codeFrom(mailed.text), password: 'Another long pass 42', password_confirm: 'Another long pass 42',
+    });
+    expect(await done.text()).toContain('Your password was changed');
   });
 });

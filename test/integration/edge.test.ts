@@ -4,6 +4,7 @@
 // set Host and these attacks come from scripts, not browsers.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import http from 'node:http';
+import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,6 +22,18 @@ interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
+}
+
+/** One request written byte for byte on a TCP socket (request targets http.request can't send); the whole reply. */
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let out = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d) => (out += d));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
 }
 
 /** A cookie-keeping client on raw HTTP: any Host, any header, every status and Location as sent. */
@@ -220,6 +233,26 @@ describe('host names', () => {
     }
   });
 
+  // Review of issue 10 item 5: an absolute-form request target outranked the checked Host in ctx.href.
+  it('refuses an absolute-form request naming a foreign host with 400 (raw socket), and answers one naming the issuer', async () => {
+    const port = Number(new URL(t.issuer).port);
+    const host = `127.0.0.1:${port}`;
+    for (const target of ['http://evil.example/.well-known/openid-configuration', `http://evil.example:${port}/.well-known/openid-configuration`,
+      `https://evil.example/interaction/abc`, 'http://evil.example/token', `http://user@${host}/.well-known/openid-configuration`, 'evil.example/.well-known/openid-configuration']) {
+      const reply = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(reply.split('\r\n')[0], target).toBe('HTTP/1.1 400 Bad Request');
+      expect(reply).not.toContain('evil.example');
+    }
+    const ok = await rawRequest(port, `GET http://${host}/.well-known/openid-configuration HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    expect(ok.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(ok).toContain(`"token_endpoint":"${t.issuer}/token"`);
+  });
+
+  it('sends discovery with Cache-Control: no-cache', async () => {
+    const r = await new RawBrowser(t.issuer).get('/.well-known/openid-configuration');
+    expect(r.headers['cache-control']).toBe('no-cache');
+  });
+
   it('refuses a forged X-Forwarded-Host from a trusted proxy with 400', async () => {
     const b = new RawBrowser(proxied.issuer);
     const r = await b.get('/.well-known/openid-configuration', { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' });
@@ -349,6 +382,20 @@ describe('dev outbox and demo client in development', () => {
     try {
       expect((await new RawBrowser(t.issuer).get('/dev/outbox')).status).toBe(200);
       expect(await t.store.clients.find('demo-app')).toBeTruthy();
+    } finally {
+      await t.stop();
+    }
+  });
+
+  // Review of issue 10 item 12: on because the issuer is on loopback, the outbox is for loopback clients only.
+  it('serve /dev/outbox on a loopback issuer to loopback clients only (404 through a proxy for 192.0.2.2)', async () => {
+    const t = await startTessera({ env: { NODE_ENV: 'development', TRUSTED_PROXIES: '127.0.0.1/32' } });
+    try {
+      const b = new RawBrowser(t.issuer);
+      expect((await b.get('/dev/outbox', { 'x-forwarded-for': '192.0.2.2' })).status).toBe(404);
+      expect((await b.get('/dev/outbox', { 'x-forwarded-for': '::ffff:192.0.2.2' })).status).toBe(404);
+      expect((await b.get('/dev/outbox', { 'x-forwarded-for': '127.0.0.1' })).status).toBe(200);
+      expect((await b.get('/dev/outbox')).status).toBe(200);
     } finally {
       await t.stop();
     }

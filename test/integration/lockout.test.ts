@@ -89,6 +89,19 @@ describe('password failures', () => {
     expect((await s.accounts.signIn(EMAIL, PASSWORD, OWNER)).ok).toBe(true);
   });
 
+  // Review of issue 10 item 4: every address of one IPv6 /64 is one "IP" for the per-IP limits.
+  it('counts failures from one IPv6 /64 together: 25 addresses in it hit the per-IP cap, another /64 does not', async () => {
+    const { s } = await start({ LOGIN_MAX_FAILURES_PER_IP: '20' });
+    const outcomes = [];
+    for (let k = 1; k <= 25; k++) {
+      const r = await s.accounts.signIn(`user${k}@example.com`, 'not it at all', `2001:db8:1:2::${k.toString(16)}`);
+      outcomes.push(r.ok ? 'ok' : r.reason === 'throttled' ? r.scope : r.reason);
+    }
+    expect(outcomes).toEqual([...Array(20).fill('invalid'), ...Array(5).fill('ip')]);
+    expect(await s.accounts.signIn(EMAIL, PASSWORD, '2001:db8:1:2:ffff::99')).toMatchObject({ ok: false, reason: 'throttled', scope: 'ip' });
+    expect((await s.accounts.signIn(EMAIL, PASSWORD, '2001:db8:1:3::1')).ok).toBe(true);
+  });
+
   it('answers the per-IP lockout on the sign-in page with 429 and Retry-After', async () => {
     await start({ LOGIN_MAX_FAILURES_PER_IP: '3' });
     const http = new HttpClient(t!.issuer);
@@ -175,6 +188,47 @@ describe('the account-wide cap and its way back', () => {
     expect((await s.accounts.signIn(EMAIL, PASSWORD, '127.0.0.1')).ok).toBe(true);
   });
 
+  // Review of issue 10 item 13: the address's mail budget (EmailGuard) used up by forgot-password requests
+  // refused the unlock mail, which was marked sent anyway: the owner had no way back for the window.
+  it('still mails the unlock link after forgot-password requests used up the address’s mail budget, and the link works', async () => {
+    const { s, account } = await start({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '6' });
+    const resetMails = () => t!.smtp.mails.filter((m) => /Reset your password/.test(m.subject)).length;
+    for (let k = 0; k < 6; k++) {
+      const http = new HttpClient(t!.issuer);
+      const page = await loginPage(http);
+      expect((await http.post(`${page.path}/forgot`, { _csrf: page.csrf, email: EMAIL })).status).toBe(200);
+    }
+    await expect.poll(resetMails).toBe(5);
+    await expect.poll(async () => (await t!.store.audit.list({ type: 'mail.refused', accountId: account.id })).length).toBe(1);
+
+    await lockFromManyIps(EMAIL, 6);
+    expect(await s.accounts.signIn(EMAIL, PASSWORD, OWNER)).toMatchObject({ scope: 'account' });
+    const mail = await t!.smtp.waitFor(EMAIL, (m) => /Unlock/.test(m.subject));
+    const link = new URL(/(http\S+\/unlock\?\S+)/.exec(mail.text)![1]);
+    const http = new HttpClient(t!.issuer);
+    const shown = await http.get(link.pathname + link.search);
+    const done = await http.post('/unlock', { _csrf: csrfOf(await shown.text()), c: link.searchParams.get('c')!, code: link.searchParams.get('code')! });
+    expect(await done.text()).toContain('Account unlocked');
+    expect((await s.accounts.signIn(EMAIL, PASSWORD, OWNER)).ok).toBe(true);
+  });
+
+  it('counts the unlock mail as sent only once it went: after a failed delivery the next refusal mails it', async () => {
+    const { s, account } = await start({ LOGIN_MAX_FAILURES_PER_ACCOUNT: '4' });
+    await lockFromManyIps(EMAIL, 4);
+    const mail = (s.challenges as unknown as { deps: { mail: { send: (m: unknown) => Promise<void> } } }).deps.mail;
+    const send = mail.send;
+    mail.send = async () => {
+      throw new Error('421 4.3.2 try again later');
+    };
+    await s.unlock.send(EMAIL, ATTACKER);
+    mail.send = send;
+    await s.unlock.send(EMAIL, ATTACKER);
+    await t!.smtp.waitFor(EMAIL, (m) => /Unlock/.test(m.subject), 3000);
+    expect((await t!.store.audit.list({ type: 'login.unlock_mail_failed', accountId: account.id })).length).toBe(1);
+    await s.unlock.send(EMAIL, ATTACKER); // and then once per window, as before
+    expect((await t!.store.audit.list({ type: 'login.unlock_mailed', accountId: account.id })).length).toBe(1);
+  });
+
   it('refuses a forged or tampered unlock link without a 500', async () => {
     await start();
     const http = new HttpClient(t!.issuer);
@@ -222,6 +276,26 @@ describe('wrong one-time codes per account', () => {
     if (!reset.ok) throw new Error('reset start failed');
     const resetCode = codeFrom((await t!.smtp.waitFor(EMAIL)).text);
     expect((await engine.verify(reset.challenge.id, resetCode)).ok).toBe(true);
+  });
+
+  // Review of issue 10 item 13: reset codes need only the address, so their cap is per answering client.
+  it("an attacker's wrong password-reset codes don't stop the owner's reset from another address", async () => {
+    const { s, account } = await start({ CODE_MAX_WRONG_PER_ACCOUNT_DAILY: '5' });
+    const expectReset = (ip: string) => ({ accountId: account.id, purpose: 'password-reset' as const, ip });
+    const open = async (context: string, ip: string) => {
+      await (await s.challenges.startDeferred({ purpose: 'password-reset', accountId: account.id, destination: EMAIL, context, ip }))();
+      const mails = t!.smtp.mails.filter((m) => /Reset your password/.test(m.subject));
+      return { challenge: (await s.store.challenges.findActive(account.id, 'password-reset', context))!, code: codeFrom(mails[mails.length - 1].text) };
+    };
+    const attacker = await open('attacker-1', ATTACKER);
+    for (let i = 0; i < 5; i++) expect((await s.challenges.verify(attacker.challenge.id, 'wrong', expectReset(ATTACKER))).ok).toBe(false);
+    const again = await open('attacker-2', ATTACKER);
+    expect(await s.challenges.verify(again.challenge.id, again.code, expectReset(ATTACKER))).toEqual({ ok: false, reason: 'locked' });
+    // Same /64 is the same client.
+    expect(await s.challenges.verify(again.challenge.id, again.code, expectReset(`::ffff:${ATTACKER}`))).toEqual({ ok: false, reason: 'locked' });
+
+    const owner = await open('owner', OWNER);
+    expect((await s.challenges.verify(owner.challenge.id, owner.code, expectReset(OWNER))).ok).toBe(true);
   });
 
   it('right answers do not count towards the cap', async () => {

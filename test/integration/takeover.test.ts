@@ -175,6 +175,25 @@ describe.each(['sqlite', 'mongo'] as const)('takeover paths on %s', (kind) => {
     await t.smtp.waitFor(u.email, (m) => m.subject === 'Your sign-in phone number was changed');
   });
 
+  // Review of issue 10 item 2: a verified phone is a factor whether or not SMS sign-in is on (apps
+  // demanding mfa:sms trust it), so replacing it needs a code to it, not the password alone.
+  it('the password alone can’t replace a verified phone of an account without SMS sign-in: a code to that phone is asked', async () => {
+    const u = await user({ phone: '+12015550165', sms: false });
+    const http = new HttpClient(t.issuer);
+    await signIn(t, http, rp, { email: u.email, password: PASSWORD });
+    const page = await http.get('/account/confirm?next=%2Faccount%2Fphone');
+    const post = await http.post('/account/confirm', { _csrf: csrfOf(await page.text()), next: '/account/phone', password: PASSWORD });
+    expect(post.status).toBe(200);
+    const html = await post.text();
+    expect(html).toContain('We texted a 6-digit code');
+    expect((await http.get('/account/phone')).headers.get('location')).toBe('/account/confirm?next=%2Faccount%2Fphone');
+    // With the code texted to the current phone, the change goes ahead.
+    const sms = await t.vonage.waitFor('+12015550165', 1);
+    const done = await http.post('/account/confirm/code', { _csrf: csrfOf(html), next: '/account/phone', code: codeFrom(sms.text) });
+    expect(done.headers.get('location')).toBe('/account/phone');
+    expect((await http.get('/account/phone')).status).toBe(200);
+  });
+
   it('a password-only session can’t meet an SMS demand by adding a phone without the password in that sign-in', async () => {
     const u = await user();
     const http = new HttpClient(t.issuer);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { loadConfig, ConfigError, isLoopbackIssuer } from '../../src/config.ts';
+import { loadConfig, ConfigError, isLoopbackIssuer, listenHost } from '../../src/config.ts';
 
 describe('configuration', () => {
   it('defaults to development on the embedded store with the dev outbox', () => {
@@ -110,6 +110,20 @@ describe('dev conveniences (issue 10, item 12)', () => {
   it('are off in production and test, also on a loopback issuer', () => {
     expect(loadConfig({ ...PRODUCTION, ISSUER: 'http://localhost:3000' })).toMatchObject({ devOutbox: false, demoClientEnabled: false, warnings: [] });
     expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ devOutbox: false, demoClientEnabled: false });
+  });
+
+  // Review of issue 10 item 12: `npm start` listened on every interface, so "Host: localhost" from
+  // another machine read /dev/outbox.
+  it('listen on loopback only while a convenience is on just because the issuer is on loopback', () => {
+    expect(listenHost(loadConfig({}))).toBe('127.0.0.1');
+    expect(listenHost(loadConfig({ ISSUER: 'http://127.0.0.1:3000' }))).toBe('127.0.0.1');
+    expect(listenHost(loadConfig({ ISSUER: 'http://[::1]:3000' }))).toBe('::1');
+    expect(listenHost(loadConfig({ DEV_OUTBOX: 'false' }))).toBe('127.0.0.1'); // the demo client is still on by default
+    // Every interface: both named, off-loopback, production, test.
+    expect(listenHost(loadConfig({ DEV_OUTBOX: 'true', DEMO_CLIENT: 'false' }))).toBeUndefined();
+    expect(listenHost(loadConfig({ ISSUER: 'https://id.example.com', DEV_OUTBOX: 'true' }))).toBeUndefined();
+    expect(listenHost(loadConfig({ ...PRODUCTION, ISSUER: 'http://localhost:3000' }))).toBeUndefined();
+    expect(listenHost(loadConfig({ NODE_ENV: 'test' }))).toBeUndefined();
   });
 
   it('isLoopbackIssuer: localhost, 127.0.0.0/8 and [::1] only', () => {
