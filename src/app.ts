@@ -100,7 +100,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   };
   const provider = createProvider({ config, store, keys, box, acr, pages });
   const smsGuard = new SmsGuard(store, config.sms.limits);
-  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store), config, log, audit });
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit });
   const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });
   setHashConcurrency(config.limits.passwordHashConcurrency);
   const loginGuard = new LoginGuard(store, config.login);

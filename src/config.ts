@@ -48,7 +48,16 @@ export const ConfigSchema = z
     // Host names besides the issuer's that requests may name (src/http/hosts.ts); any other gets a 400.
     allowedHosts: z.array(z.string().regex(HOST_PORT, 'must be host[:port] entries like id.example.com or id.example.com:8443')),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    mail: z.object({ smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(), from: z.string().min(3) }),
+    mail: z.object({
+      smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
+      from: z.string().min(3),
+      // Code mails (confirmation, reset, sign-in codes by email), like the SMS caps: no mail cannon.
+      limits: z.object({
+        perAddressHourly: z.number().int().min(1),
+        perAddressDaily: z.number().int().min(1),
+        perIpHourly: z.number().int().min(1),
+      }),
+    }),
     sms: z.object({
       vonage: z.object({
         apiKey: z.string().min(1).nullable(),
@@ -164,6 +173,9 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   LOG_LEVEL: ['logLevel', String],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
+  MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],
+  MAIL_PER_ADDRESS_DAILY: ['mail.limits.perAddressDaily', int],
+  MAIL_PER_IP_HOURLY: ['mail.limits.perIpHourly', int],
   VONAGE_API_KEY: ['sms.vonage.apiKey', String],
   VONAGE_API_SECRET: ['sms.vonage.apiSecret', String],
   VONAGE_FROM: ['sms.vonage.from', String],

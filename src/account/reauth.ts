@@ -15,7 +15,8 @@ const MODEL = 'TesseraReauth';
 export const PROOF_SECONDS = 600;
 
 /** The pages a proof leads on to (no open redirect: anything else goes to /account). */
-const NEXT = ['/account/phone', '/account/password', '/account/mfa/sms/enable', '/account/mfa/sms/disable', '/account/recovery'];
+const NEXT = ['/account/phone', '/account/password', '/account/recovery'];
+const NEXT_FACTOR_PAGE = /^\/account\/mfa\/(sms|email|totp)\/(enable|disable)$/;
 
 interface Proof {
   accountId: string;
@@ -62,7 +63,7 @@ export function proofUrl(next: string): string {
 function nextOf(ctx: Context): string {
   const body = (ctx.request as { body?: Record<string, unknown> }).body;
   const raw = typeof ctx.query.next === 'string' ? ctx.query.next : typeof body?.next === 'string' ? body.next : '';
-  return NEXT.includes(raw) ? raw : '/account';
+  return NEXT.includes(raw) || NEXT_FACTOR_PAGE.test(raw) ? raw : '/account';
 }
 
 export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Context, a: AccountRecord) => Promise<void> | void) => (ctx: Context) => Promise<void>) {

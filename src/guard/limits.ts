@@ -61,11 +61,11 @@ export class SmsGuard extends DeliveryGuard {
  * hammering "forgot password" must not turn Tessera into a mail cannon.
  */
 export class EmailGuard extends DeliveryGuard {
-  constructor(store: Store) {
+  constructor(store: Store, limits: Config['mail']['limits'] = { perAddressHourly: 5, perAddressDaily: 20, perIpHourly: 30 }) {
     super(rules(store, 'mail', [
-      ['address_hour', 5, HOUR, (w) => w.to],
-      ['address_day', 20, DAY, (w) => w.to],
-      ['ip_hour', 30, HOUR, (w) => limitKeyOfIp(w.ip)],
+      ['address_hour', limits.perAddressHourly, HOUR, (w) => w.to],
+      ['address_day', limits.perAddressDaily, DAY, (w) => w.to],
+      ['ip_hour', limits.perIpHourly, HOUR, (w) => limitKeyOfIp(w.ip)],
     ]));
   }
 }

@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import type { AccountRecord } from '../store/ports.ts';
 import type { Services } from '../services.ts';
-import type { Factor, FactorContext } from '../factors/factor.ts';
+import type { Factor, FactorContext, Started } from '../factors/factor.ts';
 import type { FactorType } from '../factors/records.ts';
 import { recoveryCodesLeft } from '../factors/records.ts';
 import { loadInteraction, nextStep, field, clientIp, startProgress, type Loaded, type NextStep } from './context.ts';
@@ -31,9 +31,12 @@ const ctxOf = (ctx: Context, l: Loaded): FactorContext => ({ ip: clientIp(ctx), 
 export async function showFactorStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: FactorStep) {
   const factor = s.factors.get(next.factor);
   const started = await factor.start(account, ctxOf(ctx, l));
-  return renderStep(s, ctx, l, account, p, next, factor, started.ok
-    ? { sent: started.sent || factor.type === 'sms' || factor.type === 'email', destination: started.destination, cooldown: started.cooldown }
-    : { unavailable: started.message }, {}, started.ok ? 200 : started.status);
+  return renderStep(s, ctx, l, account, p, next, factor, shownAs(started), {}, started.ok ? 200 : started.status);
+}
+
+/** What the page says after start(): where the code went, or why none could go (never a false "we texted"). */
+function shownAs(started: Started): StepState {
+  return started.ok ? { sent: true, destination: started.destination, cooldown: started.cooldown } : { unavailable: started.message };
 }
 
 interface StepState {
@@ -88,8 +91,14 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
     await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: factor.type, client: l.client.id });
     // The same step again, the error next to the field that was used (a recovery code's inside its open section).
     const main = s.factors.get(next.factor);
-    const cooldown = 'cooldown' in main ? await (main as unknown as { cooldown(a: AccountRecord, c: FactorContext): Promise<number> }).cooldown(account, ctxOf(ctx, l)) : 0;
-    return renderStep(s, ctx, l, account, p, next, main, { sent: true, cooldown, destination: destinationOf(s, main, account) }, { [words.field]: checked.message }, checked.status);
+    if (main.type === factor.type) {
+      const cooldown = 'cooldown' in main ? await (main as unknown as { cooldown(a: AccountRecord, c: FactorContext): Promise<number> }).cooldown(account, ctxOf(ctx, l)) : 0;
+      return renderStep(s, ctx, l, account, p, next, main, { sent: true, cooldown, destination: destinationOf(s, main, account) }, { [words.field]: checked.message }, checked.status);
+    }
+    // Another way was tried on this page (a recovery code): the main step is shown as a reload shows it, so
+    // a code that couldn't go out (a cap, an outage) is still said so, not turned into "we texted".
+    const shown = await main.start(account, ctxOf(ctx, l));
+    return renderStep(s, ctx, l, account, p, next, main, shownAs(shown), { [words.field]: checked.message }, checked.status);
   }
   await s.audit(factor.type === 'recovery' ? 'mfa.recovery_code_used' : 'mfa.succeeded', account.id, clientIp(ctx), { factor: factor.type });
   if (field(ctx, 'remember_browser') === 'yes' && next.rememberable && factor.type !== 'recovery' && s.config.mfa.rememberBrowserDays > 0) {

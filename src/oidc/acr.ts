@@ -39,6 +39,8 @@ export class AcrModel {
   constructor(acr: Pick<Config['acr'], 'oneFactor' | 'mfa' | 'mfaSms'> & { policies?: AcrPolicy[] | null }) {
     this.policies = acr.policies?.length ? acr.policies : defaultPolicies(acr);
     this.values = this.policies.map((p) => p.value);
+    // ownDemand() names it: without it no account with a second factor could ever finish signing in.
+    if (!this.values.includes(acr.mfa)) throw new Error(`acr.policies must list the mfa ACR ${acr.mfa} (ACR_MFA): a user's own second factor is judged by it`);
     this.mfaValue = acr.mfa;
   }
 

@@ -8,14 +8,19 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/app.ts';
 import { createLogger } from '../../src/log.ts';
+import { totpCode } from '../../src/factors/totp/totp.ts';
+import { SmtpSink } from '../support/smtp-sink.ts';
 
 let dataDir: string;
 const TSX = path.resolve('node_modules/.bin/tsx');
+// Each command is a fresh `tsx` process (several seconds on a busy two-core machine): tests that run
+// many of them get more than the default minute.
+const MANY_COMMANDS = { timeout: 300_000 };
 
-function cli(args: string[], input?: unknown) {
+function cli(args: string[], input?: unknown, env: Record<string, string> = {}) {
   const r = spawnSync(TSX, ['src/admin/cli.ts', ...args], {
     input: input === undefined ? '' : typeof input === 'string' ? input : JSON.stringify(input),
-    env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', MONGODB_URI: '' },
+    env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', MONGODB_URI: '', ...env },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -34,7 +39,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
-describe('client commands', () => {
+describe('client commands', MANY_COMMANDS, () => {
   let clientId: string;
 
   it('creates a client from RFC 7591 JSON and shows the secret once', () => {
@@ -83,7 +88,7 @@ describe('client commands', () => {
   });
 });
 
-describe('user commands', () => {
+describe('user commands', MANY_COMMANDS, () => {
   it('creates a user with the registration rules and admin-only fields', async () => {
     const r = cli(['user', 'create', '--json'], {
       email: 'Mig@Example.com', password: 'migrated passphrase', name: 'Migrated', phone_number: '+33 6 12 34 56 78', phone_number_verified: true, email_verified: true, mfa: ['sms'],
@@ -141,6 +146,101 @@ describe('user commands', () => {
       expect((await built.services.accounts.signIn('locked@example.com', 'a quiet harbour passphrase', '198.51.100.1')).ok).toBe(true);
       const events = await built.services.store.audit.list({ type: 'admin.user_unlocked', accountId: created.json.sub });
       expect(events).toHaveLength(1);
+    } finally {
+      await built.close();
+    }
+  });
+
+  it('imports an authenticator app (mfa ["totp"], base32 totp_secret, preferred_mfa) and never prints the secret', async () => {
+    const secret = 'JBSWY3DPEHPK3PXP';
+    const r = cli(['user', 'create', '--json'], {
+      email: 'totp@example.com', password: 'an imported passphrase', name: 'Imported', email_verified: true,
+      mfa: ['totp'], totp_secret: secret.toLowerCase().replace(/(.{4})/g, '$1 '), preferred_mfa: 'totp',
+    });
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ email: 'totp@example.com', mfa: ['totp'], preferred_mfa: 'totp', recovery_codes_left: 0 });
+    expect(r.json.factors.map((f: { type: string }) => f.type)).toEqual(['totp']);
+    const human = cli(['user', 'show', 'totp@example.com']);
+    expect(human.code).toBe(0);
+    for (const out of [r.stdout, r.stderr, human.stdout, human.stderr]) {
+      expect(out.toUpperCase()).not.toContain(secret);
+      expect(out).not.toMatch(/totp_secret|"secret"/);
+    }
+
+    // The server on the same DATA_DIR accepts the codes of the app the user already has; the secret is encrypted at rest.
+    const built = await buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true' }), { log: createLogger('silent') });
+    try {
+      const account = (await built.services.store.accounts.findById(r.json.sub))!;
+      expect(JSON.stringify(account.factors)).not.toContain(secret);
+      const totp = built.services.factors.get('totp');
+      expect(totp.enabled(account)).toBe(true);
+      expect(await totp.verify(account, totpCode(secret), { ip: '127.0.0.1', context: 'cli-test' })).toEqual({ ok: true });
+    } finally {
+      await built.close();
+    }
+    const files = fs.readdirSync(dataDir).filter((f) => f.startsWith('tessera.db'));
+    for (const f of files) expect(fs.readFileSync(path.join(dataDir, f)).includes(Buffer.from(secret))).toBe(false);
+  });
+
+  it('refuses a bad totp_secret and factors without their prerequisite (exit 1, the field named, nothing created)', () => {
+    const bad = cli(['user', 'create', '--json'], { email: 'badtotp@example.com', password: 'a fine passphrase', name: 'x', mfa: ['totp'], totp_secret: 'not-base32-1890!' });
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stderr).fields.totp_secret).toMatch(/base32/);
+    const short = cli(['user', 'create', '--json'], { email: 'shorttotp@example.com', password: 'a fine passphrase', name: 'x', totp_secret: 'JBSWY3DP' });
+    expect(short.code).toBe(1);
+    expect(JSON.parse(short.stderr).fields.totp_secret).toMatch(/at least 16/);
+    const noSecret = cli(['user', 'create', '--json'], { email: 'nosecret@example.com', password: 'a fine passphrase', name: 'x', mfa: ['totp'] });
+    expect(noSecret.code).toBe(1);
+    expect(JSON.parse(noSecret.stderr).fields.totp_secret).toMatch(/totp_secret/);
+    const email = cli(['user', 'create', '--json'], { email: 'unconfirmed@example.com', password: 'a fine passphrase', name: 'x', mfa: ['email'] });
+    expect(email.code).toBe(1);
+    expect(JSON.parse(email.stderr).fields.mfa).toMatch(/email_verified/);
+    const preferred = cli(['user', 'create', '--json'], { email: 'pref@example.com', password: 'a fine passphrase', name: 'x', email_verified: true, mfa: ['email'], preferred_mfa: 'sms' });
+    expect(preferred.code).toBe(1);
+    expect(JSON.parse(preferred.stderr).fields.preferred_mfa).toMatch(/preferred_mfa/);
+    for (const e of ['badtotp@example.com', 'shorttotp@example.com', 'nosecret@example.com', 'unconfirmed@example.com', 'pref@example.com'])
+      expect(cli(['user', 'show', e, '--json']).code).toBe(1);
+  });
+
+  it('user reset-mfa removes every factor and recovery code, is audited and emails the user', async () => {
+    const created = cli(['user', 'create', '--json'], {
+      email: 'robin@example.com', password: 'a misplaced device passphrase', name: 'Robin Reset', email_verified: true,
+      phone_number: '+1 201 555 0150', phone_number_verified: true, mfa: ['sms', 'email', 'totp'], totp_secret: 'JBSWY3DPEHPK3PXPJBSWY3DP', preferred_mfa: 'sms',
+    });
+    expect(created.code).toBe(0);
+    expect(created.json.mfa).toEqual(['totp', 'sms', 'email']);
+    const serve = () => buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true' }), { log: createLogger('silent') });
+    let built = await serve();
+    try {
+      expect(await built.services.recovery.generate(created.json.sub)).toHaveLength(10);
+    } finally {
+      await built.close();
+    }
+    expect(cli(['user', 'show', 'robin@example.com', '--json']).json.recovery_codes_left).toBe(10);
+
+    const smtp = await new SmtpSink().start();
+    try {
+      const r = cli(['user', 'reset-mfa', 'ROBIN@example.com', '--json'], undefined, { SMTP_URL: smtp.url, MAIL_FROM: 'Tessera <id@tessera.test>' });
+      expect(r.code).toBe(0);
+      expect(r.json).toMatchObject({ reset: true, sub: created.json.sub, email: 'robin@example.com' });
+      expect([...r.json.removed].sort()).toEqual(['email', 'sms', 'totp']);
+      const mail = await smtp.waitFor('robin@example.com');
+      expect(mail.subject).toMatch(/two-step sign-in was reset/i);
+    } finally {
+      await smtp.stop();
+    }
+    const shown = cli(['user', 'show', 'robin@example.com', '--json']);
+    expect(shown.json).toMatchObject({ mfa: [], factors: [], recovery_codes_left: 0, preferred_mfa: null, phone_number_verified: true });
+    expect(cli(['user', 'reset-mfa', 'nobody@example.com', '--json']).code).toBe(1);
+
+    built = await serve();
+    try {
+      const events = await built.services.store.audit.list({ type: 'admin.mfa_reset', accountId: created.json.sub });
+      expect(events).toHaveLength(1);
+      expect(events[0].detail).toMatchObject({ via: 'cli' });
+      // The password alone signs in now: nothing left to ask for.
+      const account = (await built.services.store.accounts.findById(created.json.sub))!;
+      expect(built.services.factors.enabled(account)).toEqual([]);
     } finally {
       await built.close();
     }

@@ -100,7 +100,7 @@ describe('turning SMS sign-in on while the phone number changes', () => {
     const newCode = codeFrom((await t.vonage.waitFor(NEW, 1)).text);
     const changed = await act(http, verifying, '/account/phone/verify', { code: newCode });
     expect(changed.html).toContain('Your account');
-    expect(await t.store.accounts.findById(account.id)).toMatchObject({ phoneNumber: NEW, phoneNumberVerified: true, mfa: [] });
+    expect(await t.store.accounts.findById(account.id)).toMatchObject({ phoneNumber: NEW, phoneNumberVerified: true, factors: [] });
 
     // The code that proved the old number doesn't turn SMS sign-in on for the new one.
     const confirmed = await post(http, confirmForm!, { code: oldCode }); // the first tab's form
@@ -108,7 +108,7 @@ describe('turning SMS sign-in on while the phone number changes', () => {
     expect(confirmed.res.status).toBeLessThan(500);
     expect(confirmed.html).not.toContain('Save your recovery codes');
     expect(confirmed.html).toMatch(/role="alert"/);
-    expect(await t.store.accounts.findById(account.id)).toMatchObject({ phoneNumber: NEW, mfa: [], recoveryCodes: [] });
+    expect(await t.store.accounts.findById(account.id)).toMatchObject({ phoneNumber: NEW, factors: [] });
     const events = await t.store.audit.list({ type: 'mfa.enabled', accountId: account.id });
     expect(events).toHaveLength(0);
   });

@@ -6,9 +6,12 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RateLimiterRes } from 'rate-limiter-flexible';
-import { StoreConflictError, type AccountRecord, type ChallengeRecord, type Store } from '../../src/store/ports.ts';
+import Database from 'libsql';
+import mongoose from 'mongoose';
+import { StoreConflictError, type AccountRecord, type ChallengeRecord, type FactorRecord, type Store } from '../../src/store/ports.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { openMongoStore } from '../../src/store/mongo/index.ts';
+import { factorData, factorOf, newFactor } from '../../src/factors/records.ts';
 import {
   dropMongoDatabase,
   mongoUriWithDatabase,
@@ -22,6 +25,43 @@ const HOUR = 60 * MINUTE;
 const ago = (ms: number) => new Date(Date.now() - ms);
 const fromNow = (ms: number) => new Date(Date.now() + ms);
 
+/** SMS, an authenticator app (last used at step 100) and recovery codes, as the factor records keep them. */
+function factorList(opts: { codes?: string[]; totp?: boolean } = {}): FactorRecord[] {
+  const at = ago(2 * HOUR);
+  const list: FactorRecord[] = [{ id: `sms-${randomUUID()}`, type: 'sms', createdAt: at, lastUsedAt: null, data: {} }];
+  if (opts.totp !== false)
+    list.push({ id: `totp-${randomUUID()}`, type: 'totp', createdAt: at, lastUsedAt: ago(MINUTE), data: { secret: 'v1.iv.ciphertext.tag', lastStep: 100, label: 'My phone' } });
+  list.push({ id: `rec-${randomUUID()}`, type: 'recovery', createdAt: at, lastUsedAt: null, data: { codes: opts.codes ?? ['h1', 'h2', 'h3'] } });
+  return list;
+}
+
+const codesOf = (a: AccountRecord | null) => factorData(a!.factors, 'recovery')?.codes;
+const lastStepOf = (a: AccountRecord | null) => factorData(a!.factors, 'totp')?.lastStep;
+
+/** An account as a version before factor records stored it: `mfa` and `recoveryCodes`, no `factors`. */
+interface LegacyAccount {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  name: string;
+  passwordHash: string;
+  phoneNumber: string | null;
+  phoneNumberVerified: boolean;
+  mfa: string[];
+  recoveryCodes: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What the migration test needs beyond the port: writing and reading the stored documents as they are. */
+interface RawAccess {
+  insertLegacyAccount(store: Store, doc: LegacyAccount): Promise<void>;
+  /** The stored document (SQLite: the doc column parsed; MongoDB: the collection's document). */
+  storedAccount(store: Store, id: string): Promise<Record<string, unknown> | null>;
+  /** Closes the store and opens the same data again (the migration runs at open). */
+  reopen(store: Store): Promise<Store>;
+}
+
 function account(over: Partial<AccountRecord> = {}): AccountRecord {
   const id = over.id ?? randomUUID();
   const at = ago(HOUR);
@@ -33,8 +73,8 @@ function account(over: Partial<AccountRecord> = {}): AccountRecord {
     passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
     phoneNumber: '+447700900123',
     phoneNumberVerified: true,
-    mfa: ['sms', 'totp'],
-    recoveryCodes: ['h1', 'h2', 'h3'],
+    factors: factorList(),
+    preferredMfa: 'totp',
     createdAt: at,
     updatedAt: at,
     ...over,
@@ -75,7 +115,8 @@ function describeStoreContract(
   open: () => Promise<Store>,
   cleanup: (store: Store) => Promise<void>,
   /** Closes the store and opens the same data again (the embedded store: a restart replays its log). */
-  reopen?: (store: Store) => Promise<Store>,
+  reopen: ((store: Store) => Promise<Store>) | undefined,
+  raw: RawAccess,
 ) {
   describe(`store contract: ${name}`, () => {
     let store: Store;
@@ -93,8 +134,8 @@ function describeStoreContract(
         const byId = await store.accounts.findById(a.id);
         expect(byId).toEqual(a);
         expect(byId!.createdAt).toBeInstanceOf(Date);
-        expect(Array.isArray(byId!.mfa)).toBe(true);
-        expect(Object.getPrototypeOf(byId!.recoveryCodes)).toBe(Array.prototype);
+        expect(Object.getPrototypeOf(byId!.factors)).toBe(Array.prototype);
+        expect(Object.getPrototypeOf(codesOf(byId))).toBe(Array.prototype);
         expect(await store.accounts.findByEmail(a.email)).toEqual(a);
         expect(await store.accounts.findById('nobody')).toBeNull();
         expect(await store.accounts.findByEmail('nobody@example.test')).toBeNull();
@@ -109,14 +150,18 @@ function describeStoreContract(
         // A view may be shared (the embedded store's cache): then it is frozen through and through, and
         // changing it throws. Otherwise it is the caller's own copy, and changing it changes nothing stored.
         const mutable = view as AccountRecord;
+        const codes = factorOf(mutable.factors, 'recovery')!.data.codes as string[];
         if (Object.isFrozen(view)) {
-          expect(Object.isFrozen(view!.recoveryCodes)).toBe(true);
-          expect(() => mutable.recoveryCodes.push('tampered')).toThrow(TypeError);
+          expect(Object.isFrozen(view!.factors)).toBe(true);
+          expect(Object.isFrozen(codes)).toBe(true);
+          expect(() => codes.push('tampered')).toThrow(TypeError);
+          expect(() => mutable.factors.pop()).toThrow(TypeError);
           expect(() => {
             mutable.name = 'tampered';
           }).toThrow(TypeError);
         } else {
-          mutable.recoveryCodes.push('tampered');
+          codes.push('tampered');
+          mutable.factors.shift();
           mutable.name = 'tampered';
         }
         expect(await store.accounts.findById(a.id)).toEqual(a);
@@ -137,24 +182,29 @@ function describeStoreContract(
       it('updates: applies the patch, bumps updatedAt, keeps id and createdAt', async () => {
         const a = account();
         await store.accounts.create(a);
+        const email = newFactor('email', {}, () => 'f-email', ago(MINUTE));
         const next = await store.accounts.update(a.id, {
           email: 'new@example.test',
           emailVerified: true,
           phoneNumber: null,
           phoneNumberVerified: false,
-          mfa: ['email'],
+          factors: [email],
+          preferredMfa: 'email',
         });
         expect(next).not.toBeNull();
         expect(next!.id).toBe(a.id);
         expect(next!.createdAt.getTime()).toBe(a.createdAt.getTime());
         expect(next!.updatedAt.getTime()).toBeGreaterThan(a.updatedAt.getTime());
-        expect(next).toMatchObject({ email: 'new@example.test', emailVerified: true, phoneNumber: null, mfa: ['email'] });
+        expect(next).toMatchObject({ email: 'new@example.test', emailVerified: true, phoneNumber: null, factors: [email], preferredMfa: 'email' });
         expect(next!.name).toBe(a.name);
-        expect(next!.recoveryCodes).toEqual(a.recoveryCodes);
+        expect(next!.factors[0].createdAt).toBeInstanceOf(Date);
         expect(await store.accounts.findById(a.id)).toEqual(next);
         expect(await store.accounts.viewById(a.id)).toEqual(next); // a cached view is never stale
         expect(await store.accounts.findByEmail('new@example.test')).toEqual(next);
         expect(await store.accounts.findByEmail(a.email)).toBeNull();
+        const renamed = await store.accounts.update(a.id, { name: 'Renamed' }); // a patch without factors keeps them
+        expect(renamed).toMatchObject({ name: 'Renamed', factors: [email], preferredMfa: 'email' });
+        expect(await store.accounts.findById(a.id)).toEqual(renamed);
         expect(await store.accounts.update('nobody', { name: 'x' })).toBeNull();
       });
 
@@ -170,22 +220,160 @@ function describeStoreContract(
         expect((await store.accounts.findByEmail(a.email))!.id).toBe(a.id);
       });
 
-      it('uses a recovery code once', async () => {
-        const a = account({ recoveryCodes: ['h1', 'h2', 'h3'] });
+      it('keeps factor records: types, Dates revived, each factor\'s data as it was', async () => {
+        const a = account({ factors: factorList({ codes: ['c1', 'c2'] }), preferredMfa: 'sms' });
         await store.accounts.create(a);
+        for (const read of [await store.accounts.findById(a.id), await store.accounts.findByEmail(a.email), (await store.accounts.list())[0]]) {
+          expect(read!.factors).toEqual(a.factors);
+          expect(read!.factors.map((f) => f.type)).toEqual(['sms', 'totp', 'recovery']);
+          for (const f of read!.factors) expect(f.createdAt).toBeInstanceOf(Date);
+          expect(factorOf(read!.factors, 'totp')!.lastUsedAt).toBeInstanceOf(Date);
+          expect(factorOf(read!.factors, 'sms')!.lastUsedAt).toBeNull();
+          expect(factorData(read!.factors, 'totp')).toEqual({ secret: 'v1.iv.ciphertext.tag', lastStep: 100, label: 'My phone' });
+          expect(codesOf(read)).toEqual(['c1', 'c2']);
+          expect(read!.preferredMfa).toBe('sms');
+        }
+        const none = account({ factors: [], preferredMfa: null });
+        await store.accounts.create(none);
+        expect(await store.accounts.findById(none.id)).toMatchObject({ factors: [], preferredMfa: null });
+      });
+
+      it('uses a recovery code once, inside the recovery factor', async () => {
+        const a = account({ factors: factorList({ codes: ['h1', 'h2', 'h3'] }) });
+        await store.accounts.create(a);
+        const before = Date.now();
         expect(await store.accounts.useRecoveryCode(a.id, 'h2')).toBe(true);
         expect(await store.accounts.useRecoveryCode(a.id, 'h2')).toBe(false);
         expect(await store.accounts.useRecoveryCode(a.id, 'nope')).toBe(false);
         expect(await store.accounts.useRecoveryCode('nobody', 'h1')).toBe(false);
-        expect((await store.accounts.findById(a.id))!.recoveryCodes).toEqual(['h1', 'h3']);
+        const after = await store.accounts.findById(a.id);
+        expect(codesOf(after)).toEqual(['h1', 'h3']);
+        const recovery = factorOf(after!.factors, 'recovery')!;
+        expect(recovery.id).toBe(factorOf(a.factors, 'recovery')!.id);
+        expect(recovery.lastUsedAt!.getTime()).toBeGreaterThanOrEqual(before - 1);
+        expect(after!.updatedAt.getTime()).toBeGreaterThan(a.updatedAt.getTime());
+        // The other factors are untouched.
+        expect(after!.factors.filter((f) => f.type !== 'recovery')).toEqual(a.factors.filter((f) => f.type !== 'recovery'));
+        expect(await store.accounts.viewById(a.id)).toEqual(after);
+        // A code of no recovery factor (an account without one, or a hash kept elsewhere) is no code.
+        const bare = account({ factors: [factorList()[0]] });
+        await store.accounts.create(bare);
+        expect(await store.accounts.useRecoveryCode(bare.id, 'h1')).toBe(false);
+        expect(await store.accounts.findById(bare.id)).toEqual(bare);
       });
 
       it('lets exactly one of several parallel callers use the same recovery code', async () => {
-        const a = account({ recoveryCodes: ['h1', 'h2'] });
+        const a = account({ factors: factorList({ codes: ['h1', 'h2'] }) });
         await store.accounts.create(a);
         const results = await Promise.all(Array.from({ length: 6 }, () => store.accounts.useRecoveryCode(a.id, 'h1')));
         expect(results.filter(Boolean)).toHaveLength(1);
-        expect((await store.accounts.findById(a.id))!.recoveryCodes).toEqual(['h2']);
+        expect(codesOf(await store.accounts.findById(a.id))).toEqual(['h2']);
+        // Two different codes at once: both are used, neither write loses the other's.
+        const b = account({ factors: factorList({ codes: ['x1', 'x2', 'x3'] }) });
+        await store.accounts.create(b);
+        expect(await Promise.all([store.accounts.useRecoveryCode(b.id, 'x1'), store.accounts.useRecoveryCode(b.id, 'x3')])).toEqual([true, true]);
+        expect(codesOf(await store.accounts.findById(b.id))).toEqual(['x2']);
+      });
+
+      it('advances the authenticator step only forwards', async () => {
+        const a = account(); // last used at step 100
+        await store.accounts.create(a);
+        const before = Date.now();
+        expect(await store.accounts.advanceTotpStep(a.id, 100)).toBe(false); // the same code again
+        expect(await store.accounts.advanceTotpStep(a.id, 99)).toBe(false); // an older one
+        expect(await store.accounts.advanceTotpStep(a.id, 101)).toBe(true);
+        expect(await store.accounts.advanceTotpStep(a.id, 101)).toBe(false);
+        expect(await store.accounts.advanceTotpStep(a.id, 100)).toBe(false);
+        expect(await store.accounts.advanceTotpStep(a.id, 103)).toBe(true);
+        const after = await store.accounts.findById(a.id);
+        expect(lastStepOf(after)).toBe(103);
+        const totp = factorOf(after!.factors, 'totp')!;
+        expect(totp.lastUsedAt!.getTime()).toBeGreaterThanOrEqual(before - 1);
+        expect(factorData(after!.factors, 'totp')).toMatchObject({ secret: 'v1.iv.ciphertext.tag', label: 'My phone' });
+        expect(after!.factors.filter((f) => f.type !== 'totp')).toEqual(a.factors.filter((f) => f.type !== 'totp'));
+        expect(await store.accounts.viewById(a.id)).toEqual(after);
+        expect(await store.accounts.advanceTotpStep('nobody', 200)).toBe(false);
+      });
+
+      it('refuses to advance the step of an account without an authenticator', async () => {
+        const a = account({ factors: factorList({ totp: false }) });
+        await store.accounts.create(a);
+        expect(await store.accounts.advanceTotpStep(a.id, 1)).toBe(false);
+        expect(await store.accounts.advanceTotpStep(a.id, 10_000_000)).toBe(false);
+        expect(await store.accounts.findById(a.id)).toEqual(a);
+      });
+
+      it('lets exactly one of several parallel uses of the same authenticator step win', async () => {
+        const a = account();
+        await store.accounts.create(a);
+        const results = await Promise.all(Array.from({ length: 6 }, () => store.accounts.advanceTotpStep(a.id, 150)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(lastStepOf(await store.accounts.findById(a.id))).toBe(150);
+        // A recovery code used at the same moment is not lost by the step's write, nor the step by the code's.
+        const both = await Promise.all([store.accounts.advanceTotpStep(a.id, 151), store.accounts.useRecoveryCode(a.id, 'h1')]);
+        expect(both).toEqual([true, true]);
+        const after = await store.accounts.findById(a.id);
+        expect(lastStepOf(after)).toBe(151);
+        expect(codesOf(after)).toEqual(['h2', 'h3']);
+      });
+
+      it('migrates accounts stored before factor records when it opens', async () => {
+        const at = ago(30 * 24 * HOUR);
+        const changed = ago(24 * HOUR);
+        const legacy = (over: Partial<LegacyAccount>): LegacyAccount => {
+          const id = over.id ?? randomUUID();
+          return {
+            id, email: `${id.slice(0, 8)}@legacy.test`, emailVerified: true, name: 'Old Timer', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+            phoneNumber: '+447700900123', phoneNumberVerified: true, mfa: [], recoveryCodes: [], createdAt: at, updatedAt: changed, ...over,
+          };
+        };
+        const withSms = legacy({ mfa: ['sms'], recoveryCodes: ['hash-a', 'hash-b', 'hash-c'] });
+        const smsOnly = legacy({ mfa: ['sms'], recoveryCodes: [] });
+        const without = legacy({ phoneNumber: null, phoneNumberVerified: false });
+        for (const d of [withSms, smsOnly, without]) await raw.insertLegacyAccount(store, d);
+        const current = account();
+        await store.accounts.create(current);
+        // Written as the old version wrote it.
+        expect(await raw.storedAccount(store, withSms.id)).toMatchObject({ mfa: ['sms'], recoveryCodes: ['hash-a', 'hash-b', 'hash-c'] });
+        expect(await raw.storedAccount(store, withSms.id)).not.toHaveProperty('factors');
+
+        store = await raw.reopen(store);
+
+        const migrated = await store.accounts.findById(withSms.id);
+        expect(migrated).toMatchObject({ id: withSms.id, email: withSms.email, phoneNumber: '+447700900123', phoneNumberVerified: true, preferredMfa: null });
+        expect(migrated!.createdAt.getTime()).toBe(at.getTime());
+        expect(migrated!.factors.map((f) => f.type)).toEqual(['sms', 'recovery']);
+        expect(factorData(migrated!.factors, 'sms')).toEqual({});
+        expect(codesOf(migrated)).toEqual(['hash-a', 'hash-b', 'hash-c']);
+        for (const f of migrated!.factors) {
+          expect(f.id).toEqual(expect.any(String));
+          expect(f.createdAt).toBeInstanceOf(Date);
+          expect(f.lastUsedAt).toBeNull();
+        }
+        expect(migrated).not.toHaveProperty('mfa');
+        expect(migrated).not.toHaveProperty('recoveryCodes');
+        expect((await store.accounts.findById(smsOnly.id))!.factors.map((f) => f.type)).toEqual(['sms']);
+        expect(await store.accounts.findById(without.id)).toMatchObject({ factors: [], preferredMfa: null });
+        expect(await store.accounts.findById(current.id)).toEqual(current); // already in the new shape: untouched
+
+        // Rewritten in the store, not only read in the new shape: the legacy fields are gone.
+        for (const d of [withSms, smsOnly, without]) {
+          const stored = await raw.storedAccount(store, d.id);
+          expect(stored, d.id).not.toHaveProperty('mfa');
+          expect(stored, d.id).not.toHaveProperty('recoveryCodes');
+          expect(Array.isArray(stored!.factors), d.id).toBe(true);
+        }
+        expect((await raw.storedAccount(store, withSms.id))!.factors).toHaveLength(2);
+
+        // Once: opening again changes nothing (the same factor ids).
+        store = await raw.reopen(store);
+        expect((await store.accounts.findById(withSms.id))!.factors).toEqual(migrated!.factors);
+
+        // The migrated codes work, once each.
+        expect(await store.accounts.useRecoveryCode(withSms.id, 'hash-b')).toBe(true);
+        expect(await store.accounts.useRecoveryCode(withSms.id, 'hash-b')).toBe(false);
+        expect(codesOf(await store.accounts.findById(withSms.id))).toEqual(['hash-a', 'hash-c']);
+        expect(await store.accounts.useRecoveryCode(smsOnly.id, 'hash-a')).toBe(false);
       });
 
       it('lists in creation order with limit and offset', async () => {
@@ -632,6 +820,23 @@ function describeStoreContract(
 // ---------------------------------------------------------------------------------------------------
 
 const sqliteDirs = new Map<Store, string>();
+const sqliteReopen = async (store: Store) => {
+  const dir = sqliteDirs.get(store)!;
+  await store.close();
+  sqliteDirs.delete(store);
+  const again = await openSqliteStore({ file: path.join(dir, 'tessera.db') });
+  sqliteDirs.set(again, dir);
+  return again;
+};
+/** A second connection to the store's file, as another process (an older version, the CLI) would have. */
+function withSqliteFile<T>(store: Store, fn: (db: InstanceType<typeof Database>) => T): T {
+  const db = new Database(path.join(sqliteDirs.get(store)!, 'tessera.db'));
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
 describeStoreContract(
   'sqlite',
   async () => {
@@ -645,13 +850,20 @@ describeStoreContract(
     fs.rmSync(sqliteDirs.get(store)!, { recursive: true, force: true });
     sqliteDirs.delete(store);
   },
-  async (store) => {
-    const dir = sqliteDirs.get(store)!;
-    await store.close();
-    sqliteDirs.delete(store);
-    const again = await openSqliteStore({ file: path.join(dir, 'tessera.db') });
-    sqliteDirs.set(again, dir);
-    return again;
+  sqliteReopen,
+  {
+    async insertLegacyAccount(store, d) {
+      // The row as the version before factor records wrote it: Dates as {"$date": ms} in the JSON document.
+      const doc = { ...d, createdAt: { $date: d.createdAt.getTime() }, updatedAt: { $date: d.updatedAt.getTime() } };
+      withSqliteFile(store, (db) =>
+        db.prepare('INSERT INTO accounts (id, email, created_at, doc) VALUES (?, ?, ?, ?)').run(d.id, d.email, d.createdAt.getTime(), JSON.stringify(doc)),
+      );
+    },
+    async storedAccount(store, id) {
+      const row = withSqliteFile(store, (db) => db.prepare('SELECT doc FROM accounts WHERE id = ?').get(id)) as { doc: string } | undefined;
+      return row ? (JSON.parse(row.doc) as Record<string, unknown>) : null;
+    },
+    reopen: sqliteReopen,
   },
 );
 
@@ -664,6 +876,16 @@ describe('mongo (wire test server unless MONGODB_URI is set)', () => {
   afterAll(async () => {
     await server?.stop();
   });
+  /** A connection of its own to the store's database, as another process (an older version) would have. */
+  async function withMongo<T>(store: Store, fn: (db: mongoose.Connection) => Promise<T>): Promise<T> {
+    const connection = mongoose.createConnection(uris.get(store)!, { autoIndex: false, autoCreate: false });
+    try {
+      await connection.asPromise();
+      return await fn(connection);
+    } finally {
+      await connection.close();
+    }
+  }
   describeStoreContract(
     'mongo',
     async () => {
@@ -676,6 +898,24 @@ describe('mongo (wire test server unless MONGODB_URI is set)', () => {
       await store.close();
       await dropMongoDatabase(uris.get(store)!);
       uris.delete(store);
+    },
+    undefined,
+    {
+      async insertLegacyAccount(store, d) {
+        const { id, ...rest } = d;
+        await withMongo(store, (db) => db.collection<{ _id: string }>('accounts').insertOne({ _id: id, ...rest }));
+      },
+      async storedAccount(store, id) {
+        return withMongo(store, (db) => db.collection<{ _id: string }>('accounts').findOne({ _id: id }));
+      },
+      async reopen(store) {
+        const uri = uris.get(store)!;
+        await store.close();
+        uris.delete(store);
+        const again = await openMongoStore({ uri });
+        uris.set(again, uri);
+        return again;
+      },
     },
   );
 });

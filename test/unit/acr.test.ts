@@ -166,6 +166,13 @@ describe('a new ACR is configuration', () => {
     expect(custom.demand([], APP)).toEqual({ acceptable: [APP] });
   });
 
+  it("refuses a list without the mfa ACR (a user's own second factor could never be met)", () => {
+    const without = loadConfig({ NODE_ENV: 'test' }, { acr: { policies: [{ value: ONE, anyOf: [['pwd']] }, { value: APP, anyOf: [['pwd', 'otp']] }] } });
+    expect(() => new AcrModel(without.acr)).toThrow(/acr\.policies must list the mfa ACR urn:tessera:acr:mfa/);
+    const renamed = loadConfig({ NODE_ENV: 'test', ACR_MFA: APP }, { acr: { policies: [{ value: ONE, anyOf: [['pwd']] }, { value: APP, anyOf: [['pwd', 'otp']] }] } });
+    expect(new AcrModel(renamed.acr).ownDemand()).toEqual({ acceptable: [APP] });
+  });
+
   it('is refused by the config schema when malformed', () => {
     expect(() => loadConfig({ NODE_ENV: 'test' }, { acr: { policies: [{ value: APP, anyOf: [] }] } })).toThrow(/acr\.policies/);
     expect(() => loadConfig({ NODE_ENV: 'test' }, { acr: { policies: [{ value: '', anyOf: [['pwd']] }] } })).toThrow(/acr\.policies/);

@@ -1,6 +1,6 @@
 import type { AccountPatch, AccountRecord, AccountRepo, ClientRecord, ClientRepo } from '../ports.ts';
 import { StoreConflictError, type FactorRecord } from '../ports.ts';
-import { factorsFromLegacy } from '../../factors/records.ts';
+import { factorsFromLegacy, factorData, factorOf, withFactor } from '../../factors/records.ts';
 import { randomId } from '../../secrets.ts';
 import { isDuplicateKey, type AccountDoc, type ClientDoc, type MongoModels } from './models.ts';
 
@@ -53,6 +53,26 @@ function defined<T extends object>(patch: T): Partial<T> {
 
 export function mongoAccounts(m: MongoModels): AccountRepo {
   const Accounts = m.accounts;
+  /**
+   * A single-use change of the factor list (a recovery code, an authenticator step) as compare-and-set on
+   * a version counter: of concurrent callers exactly one writes, the others re-read and find the change
+   * made. (No positional array operators: the list is replaced whole, which every MongoDB speaks.)
+   */
+  const mutateFactors = async (id: string, change: (a: AccountRecord) => FactorRecord[] | null): Promise<boolean> => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const d = await Accounts.findById(id).lean<AccountDoc>();
+      if (!d) return false;
+      const next = change(toAccount(d));
+      if (!next) return false;
+      const version = d.factorsVersion ?? 0;
+      const res = await Accounts.updateOne(
+        { _id: id, ...(version === 0 ? { $or: [{ factorsVersion: 0 }, { factorsVersion: { $exists: false } }] } : { factorsVersion: version }) },
+        { $set: { factors: next, factorsVersion: version + 1, updatedAt: new Date() } },
+      );
+      if (res.modifiedCount === 1) return true;
+    }
+    return false;
+  };
   return {
     async create(a) {
       try {
@@ -90,7 +110,8 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
       try {
         const d = await Accounts.findOneAndUpdate(
           { _id: id },
-          { $set: { ...defined(rest), updatedAt: new Date() } },
+          // A changed factor list moves the version on, so a concurrent single-use change (mutateFactors) retries.
+          { $set: { ...defined(rest), updatedAt: new Date() }, ...('factors' in rest ? { $inc: { factorsVersion: 1 } } : {}) },
           { returnDocument: 'after' },
         ).lean<AccountDoc>();
         return d ? toAccount(d) : null;
@@ -100,22 +121,20 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
       }
     },
     async useRecoveryCode(id, codeHash) {
-      // One conditional update: only the caller whose $pull removed the hash sees modifiedCount 1.
-      const now = new Date();
-      const res = await Accounts.updateOne(
-        { _id: id, factors: { $elemMatch: { type: 'recovery', 'data.codes': codeHash } } },
-        { $pull: { 'factors.$.data.codes': codeHash }, $set: { 'factors.$.lastUsedAt': now, updatedAt: now } },
-      );
-      return res.modifiedCount === 1;
+      return mutateFactors(id, (a) => {
+        const codes = factorData(a.factors, 'recovery')?.codes;
+        if (!codes?.includes(codeHash)) return null;
+        const rec = factorOf(a.factors, 'recovery')!;
+        return withFactor(a.factors, { ...rec, lastUsedAt: new Date(), data: { codes: codes.filter((h) => h !== codeHash) } });
+      });
     },
     async advanceTotpStep(id, step) {
-      // Conditional on the stored step being older: one of two concurrent uses of a code wins.
-      const now = new Date();
-      const res = await Accounts.updateOne(
-        { _id: id, factors: { $elemMatch: { type: 'totp', 'data.lastStep': { $lt: step } } } },
-        { $set: { 'factors.$.data.lastStep': step, 'factors.$.lastUsedAt': now, updatedAt: now } },
-      );
-      return res.modifiedCount === 1;
+      return mutateFactors(id, (a) => {
+        const totp = factorOf(a.factors, 'totp');
+        const data = factorData(a.factors, 'totp');
+        if (!totp || !data || data.lastStep >= step) return null;
+        return withFactor(a.factors, { ...totp, lastUsedAt: new Date(), data: { ...data, lastStep: step } });
+      });
     },
     async list(opts = {}) {
       const docs = await Accounts.find({})

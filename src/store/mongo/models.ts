@@ -18,6 +18,8 @@ export interface AccountDoc {
   phoneNumber: string | null;
   phoneNumberVerified: boolean;
   factors?: FactorRecord[];
+  /** Moves on with every change of `factors` (compare-and-set for single-use changes). */
+  factorsVersion?: number;
   preferredMfa?: string | null;
   /** Before factor records: migrated at open (mongo/accounts.ts migrateAccounts). */
   mfa?: string[];
@@ -36,6 +38,7 @@ const accountSchema = new Schema<AccountDoc>(
     phoneNumber: { type: String, default: null },
     phoneNumberVerified: { type: Boolean, default: false },
     factors: { type: [Schema.Types.Mixed], default: undefined },
+    factorsVersion: { type: Number, default: 0 },
     preferredMfa: { type: String, default: null },
     // Legacy fields, read and removed by the migration only.
     mfa: { type: [String], default: undefined },
