@@ -113,7 +113,10 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
       return enrolPage(ctx2, a2, type, shown, { code: done.message }, done.status);
     }
     const firstFactor = secondFactors(a2.factors).length === 0;
-    const updated = await s.store.accounts.update(a2.id, { factors: withFactor(a2.factors, done.record) });
+    // From the account as it is now, not as the request began: a recovery code or authenticator step used
+    // meanwhile must not come back.
+    const now = (await s.store.accounts.findById(a2.id)) ?? a2;
+    const updated = await s.store.accounts.update(a2.id, { factors: withFactor(now.factors, done.record) });
     await s.audit('mfa.enabled', a2.id, clientIp(ctx2), { factor: type });
     await s.notices.factorChanged(a2, factor.name, 'on', clientIp(ctx2));
     if (firstFactor || recoveryCodesLeft(a2.factors) === 0) {
@@ -134,7 +137,8 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
 
   r.post('/mfa/:type/disable', forFactor('disable', async (ctx2, a2, type, factor) => {
     if (!hasFactor(a2.factors, type)) return ctx2.redirect('/account');
-    await s.store.accounts.update(a2.id, { factors: afterRemoving(a2.factors, type), ...(a2.preferredMfa === type ? { preferredMfa: null } : {}) });
+    const now = (await s.store.accounts.findById(a2.id)) ?? a2;
+    await s.store.accounts.update(a2.id, { factors: afterRemoving(now.factors, type), ...(now.preferredMfa === type ? { preferredMfa: null } : {}) });
     await s.audit('mfa.disabled', a2.id, clientIp(ctx2), { factor: type });
     await s.notices.factorChanged(a2, factor.name, 'off', clientIp(ctx2));
     ctx2.redirect(`/account?done=${type}-off`);

@@ -53,9 +53,13 @@ export function decideStep(input: StepInput, acr: AcrModel, factors: readonly Fa
   if (meetsAll(proved)) return { step: 'done' };
   if (input.enrolPhone) return { step: 'phone-verify', destination: input.enrolPhone };
 
-  const candidates = factors
-    .filter((f) => f.usable(account) && meetsAll([...proved, f.amr]))
-    .sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
+  // The methods the user turned on (and their recovery codes) come first: someone who chose only an
+  // authenticator app is never offered SMS to a phone they merely verified (a SIM swap would pass). Other
+  // usable methods count only when none of the user's own meets the demand (an app demanding SMS may
+  // use any verified phone).
+  const usable = factors.filter((f) => f.usable(account) && meetsAll([...proved, f.amr]));
+  const mine = usable.filter((f) => f.enabled(account) || f.type === 'recovery');
+  const candidates = (mine.some((f) => f.type !== 'recovery') ? mine : usable).sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
   if (!candidates.length) {
     // Nothing the account has meets the demand: adding a phone might, inside this sign-in, but only with
     // the password entered in it (an old session alone must not attach a phone and call it a factor).

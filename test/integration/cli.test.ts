@@ -1,7 +1,7 @@
 // The admin CLI as automation uses it: JSON on stdin, one JSON document out, exit code 1 on bad input.
 // It runs as a real child process against the same DATA_DIR the server would use.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +32,28 @@ function cli(args: string[], input?: unknown, env: Record<string, string> = {}) 
     }
   })();
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** The same, without blocking this process: for a command that talks to a server running here (the SMTP sink). */
+function cliAsync(args: string[], env: Record<string, string> = {}): Promise<ReturnType<typeof cli>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, ['src/admin/cli.ts', ...args], { env: { ...process.env, NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', MONGODB_URI: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end();
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let json: ReturnType<typeof cli>['json'];
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
 }
 
 beforeAll(() => {
@@ -220,7 +242,7 @@ describe('user commands', MANY_COMMANDS, () => {
 
     const smtp = await new SmtpSink().start();
     try {
-      const r = cli(['user', 'reset-mfa', 'ROBIN@example.com', '--json'], undefined, { SMTP_URL: smtp.url, MAIL_FROM: 'Tessera <id@tessera.test>' });
+      const r = await cliAsync(['user', 'reset-mfa', 'ROBIN@example.com', '--json'], { SMTP_URL: smtp.url, MAIL_FROM: 'Tessera <id@tessera.test>' });
       expect(r.code).toBe(0);
       expect(r.json).toMatchObject({ reset: true, sub: created.json.sub, email: 'robin@example.com' });
       expect([...r.json.removed].sort()).toEqual(['email', 'sms', 'totp']);

@@ -205,3 +205,19 @@ describe('the second step: email not confirmed', () => {
     expect(decide(afterPassword(account([], { emailVerified: false })))).toEqual({ step: 'email-confirm' });
   });
 });
+
+describe('the second step: only the methods the user turned on', () => {
+  it('never offers SMS to a verified phone the user didn’t turn on, when an own method meets the demand', () => {
+    const a = account(['totp'], { phoneNumber: '+12015550123', phoneNumberVerified: true });
+    const step = decide(afterPassword(a, { demand: demand(MFA) }));
+    expect(step).toMatchObject({ step: 'factor', factor: 'totp' });
+    expect((step as { others: string[] }).others).not.toContain('sms');
+    // Picking SMS anyway ("another way" forged) is ignored: the authenticator stays the step.
+    expect(decide(afterPassword(a, { chosen: 'sms' }))).toMatchObject({ step: 'factor', factor: 'totp' });
+  });
+
+  it('falls back to the verified phone when the app demands SMS, which the user’s own method can’t meet', () => {
+    const a = account(['totp'], { phoneNumber: '+12015550123', phoneNumberVerified: true });
+    expect(decide(afterPassword(a, { demand: demand(SMS) }))).toMatchObject({ step: 'factor', factor: 'sms', others: [] });
+  });
+});
