@@ -53,7 +53,8 @@ function renderStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord
   const others = next.others.map((t) => ({ type: t, offer: s.factors.get(t).offer }));
   s.render(ctx, 'interaction/second-step', pageLocals(l, {
     factor: factor.type,
-    title: words.title,
+    // Never a heading that implies a code is on its way when none could be sent.
+    title: state.unavailable && (factor.type === 'sms' || factor.type === 'email') ? `We couldn’t ${factor.type === 'sms' ? 'text' : 'email'} you a code` : words.title,
     lead: state.unavailable ? null : words.lead(state.destination ?? null),
     answerField: words.field,
     answerLabel: words.label,

@@ -380,7 +380,7 @@ describe('no dead ends', () => {
     const before = t.smtp.mails.length;
     const claims = await tokensFor({ acr_values: MFA }, async () => {
       await password(u.email);
-      await expectHeading(page, 'Check your phone');
+      await expectHeading(page, 'We couldn’t text you a code');
       const alert = page.locator('.alert-error[role=alert]');
       expect(await alert.innerText()).toContain('Too many codes were sent');
       expect(await mainText()).not.toContain('We texted');
