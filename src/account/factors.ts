@@ -27,12 +27,6 @@ export const FACTOR_NOTICES: Record<string, string> = {
   preferred: 'Your preferred sign-in method was saved.',
 };
 
-const WORDS: Record<SecondFactorType, { on: string; off: string; lead: string; label: string; start: string }> = {
-  sms: { on: 'Turn on SMS sign-in', off: 'Turn off SMS sign-in', lead: 'We texted a 6-digit code to', label: 'Code from the text message', start: 'We’ll text a code to your verified number to check it reaches you.' },
-  email: { on: 'Turn on codes by email', off: 'Turn off codes by email', lead: 'We emailed a 6-digit code to', label: 'Code from the email', start: 'We’ll email a code to your address to check it reaches you.' },
-  totp: { on: 'Set up an authenticator app', off: 'Remove the authenticator app', lead: '', label: 'Code from the app', start: 'You’ll scan a QR code with an authenticator app on your phone.' },
-};
-
 /** The overview's two-step section: each factor's state, the preferred one, recovery codes, a checkup line. */
 export function factorOverview(s: Services, a: AccountRecord) {
   const enabled = secondFactors(a.factors).filter((t) => s.factors.get(t).enabled(a));
@@ -54,6 +48,7 @@ function isSecondFactor(type: string): type is SecondFactorType {
 }
 
 export function factorRoutes(s: Services, r: Router, w: Wrappers) {
+  const words = (type: SecondFactorType) => s.factors.get(type).enrolment!.words;
   const fctx = async (ctx: Context): Promise<FactorContext> => ({ ip: clientIp(ctx), context: `account:${(await sessionUid(s, ctx)) ?? 'none'}` });
 
   /** The enrolment step's page: a code to type, or a QR code to scan. */
@@ -62,7 +57,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     return s.render(ctx, 'account/enrol-totp', { account: a, qr: started.qr, secretGroups: started.secret.replace(/(.{4})/g, '$1 ').trim(), errors }, status);
     }
     return s.render(ctx, 'account/verify-code', {
-    account: a, title: WORDS[type].on, lead: WORDS[type].lead, destination: started.destination, label: WORDS[type].label,
+    account: a, title: words(type).on, lead: words(type).lead, destination: started.destination, label: words(type).label,
     cooldown: started.cooldown, action: `/account/mfa/${type}/confirm`, resend: `/account/mfa/${type}/resend`, errors, notice,
     }, status);
   };
@@ -82,7 +77,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     if (blocked) return w.overview(ctx2, a2, { errors: { mfa: blocked } }, 400);
     const again = await factor.enrolment.again(a2, await fctx(ctx2));
     if (again.ok) return enrolPage(ctx2, a2, type, again);
-    s.render(ctx2, 'account/confirm-action', { account: a2, title: WORDS[type].on, action: `/account/mfa/${type}/enable`, button: type === 'totp' ? 'Show the QR code' : 'Send me a code', text: WORDS[type].start });
+    s.render(ctx2, 'account/confirm-action', { account: a2, title: words(type).on, action: `/account/mfa/${type}/enable`, button: words(type).button, text: words(type).start });
   }));
 
   r.post('/mfa/:type/enable', forFactor('enable', async (ctx2, a2, type, factor) => {
@@ -130,7 +125,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
   r.get('/mfa/:type/disable', forFactor('disable', (ctx2, a2, type) => {
     const last = secondFactors(a2.factors).length <= 1;
     s.render(ctx2, 'account/confirm-action', {
-    account: a2, title: WORDS[type].off, action: `/account/mfa/${type}/disable`, button: WORDS[type].off,
+    account: a2, title: words(type).off, action: `/account/mfa/${type}/disable`, button: words(type).off,
     text: last ? 'Your sign-in will need only your password. Your recovery codes stop working.' : 'Your other two-step methods stay on.',
     });
   }));

@@ -5,7 +5,7 @@ import type { AccountRecord, ChallengePurpose } from '../store/ports.ts';
 import type { ChallengeEngine } from '../challenges/engine.ts';
 import type { Store } from '../store/ports.ts';
 import { startFailure, verifyFailure, resendFailure, CODE_ERRORS } from '../challenges/messages.ts';
-import type { Factor, FactorContext, Started, Checked, FactorEnrolment, EnrolStarted } from './factor.ts';
+import type { Factor, FactorContext, Started, Checked, FactorEnrolment, EnrolStarted, StepWords, EnrolWords } from './factor.ts';
 import { newFactor, type FactorType } from './records.ts';
 import { randomId } from '../secrets.ts';
 
@@ -13,6 +13,8 @@ export interface CodeFactorSpec {
   type: Extract<FactorType, 'sms' | 'email'>;
   amr: string;
   name: string;
+  words: StepWords;
+  enrolWords: EnrolWords;
   /** The challenge purpose of turning it on (a fresh code to the destination itself). */
   enrolPurpose: ChallengePurpose;
   /** Why it can't be turned on now, or null. */
@@ -32,12 +34,14 @@ export class CodeFactor implements Factor {
   readonly amr;
   readonly offer;
   readonly name;
+  readonly words;
   readonly enrolment: FactorEnrolment;
   constructor(private readonly deps: { store: Store; challenges: ChallengeEngine }, private readonly spec: CodeFactorSpec) {
     this.type = spec.type;
     this.amr = spec.amr;
     this.offer = spec.offer;
     this.name = spec.name;
+    this.words = spec.words;
     this.enrolment = this.makeEnrolment();
   }
 
@@ -53,6 +57,7 @@ export class CodeFactor implements Factor {
       return { ok: true, kind: 'code', destination: spec.mask(open.destination), cooldown: deps.challenges.cooldownLeft(open) };
     };
     return {
+      words: spec.enrolWords,
       blocked: (a) => spec.blocked(a),
       begin: async (a, c) => {
         const to = target(a);

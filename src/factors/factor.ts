@@ -26,7 +26,28 @@ export type EnrolStarted =
  * Turning a factor on from /account (after the fresh proof): begin shows what to prove, finish checks it
  * and returns the record to add. Removing is the same for all (records.afterRemoving).
  */
+/** What the sign-in's step page says for a factor (one view for all factors). */
+export interface StepWords {
+  title: string;
+  lead(destination: string | null): string;
+  field: 'code' | 'recovery_code';
+  label: string;
+}
+
+/** What /account says when turning it on and off. */
+export interface EnrolWords {
+  on: string;
+  off: string;
+  /** Before the masked destination on the code page ("We texted a 6-digit code to"). */
+  lead: string;
+  label: string;
+  /** The page that starts it, and its button. */
+  start: string;
+  button: string;
+}
+
 export interface FactorEnrolment {
+  readonly words: EnrolWords;
   /** Why this account can't turn it on now (no verified phone...), or null. */
   blocked(a: AccountRecord): string | null;
   begin(a: AccountRecord, c: FactorContext): Promise<EnrolStarted>;
@@ -55,4 +76,5 @@ export interface Factor {
   readonly enrolment?: FactorEnrolment;
   /** What /account calls it. */
   readonly name: string;
+  readonly words: StepWords;
 }

@@ -17,14 +17,6 @@ import { maskEmail } from '../factors/email/factor.ts';
 
 type FactorStep = Extract<NextStep, { step: 'factor' }>;
 
-/** The page's words per factor (the view is one for all). */
-const WORDS: Record<FactorType, { title: string; lead: (dest: string | null) => string; field: 'code' | 'recovery_code'; label: string }> = {
-  sms: { title: 'Check your phone', lead: (d) => `We texted a 6-digit code to ${d}.`, field: 'code', label: 'Code from the text message' },
-  email: { title: 'Check your email', lead: (d) => `We emailed a 6-digit code to ${d}.`, field: 'code', label: 'Code from the email' },
-  totp: { title: 'Enter your authenticator code', lead: () => 'Open your authenticator app and enter the 6-digit code it shows for this account.', field: 'code', label: 'Code from the app' },
-  recovery: { title: 'Use a recovery code', lead: () => 'Enter one of the recovery codes you saved when you turned on two-step sign-in. Each works once.', field: 'recovery_code', label: 'Recovery code' },
-};
-
 const ctxOf = (ctx: Context, l: Loaded): FactorContext => ({ ip: clientIp(ctx), context: l.uid });
 
 /** Opens the step (a code goes out once; a reload sends nothing new) and shows it. */
@@ -49,7 +41,7 @@ interface StepState {
 }
 
 function renderStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: FactorStep, factor: Factor, state: StepState, errors: Record<string, string>, status: number) {
-  const words = WORDS[factor.type];
+  const words = factor.words;
   const others = next.others.map((t) => ({ type: t, offer: s.factors.get(t).offer }));
   s.render(ctx, 'interaction/second-step', pageLocals(l, {
     factor: factor.type,
@@ -86,7 +78,7 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
   if (next.step === 'phone-verify' && type === 'sms') return submitPhoneCode(s, ctx, l, account, p, next.destination);
   if (next.step !== 'factor' || (type !== next.factor && !next.others.includes(type as FactorType))) return ctx.redirect(`/interaction/${l.uid}`);
   const factor = s.factors.get(type as FactorType);
-  const words = WORDS[factor.type];
+  const words = factor.words;
   const checked = await factor.verify(account, field(ctx, words.field, 40), ctxOf(ctx, l));
   if (!checked.ok) {
     await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: factor.type, client: l.client.id });

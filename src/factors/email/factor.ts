@@ -17,6 +17,11 @@ export function emailFactor(deps: { store: Store; challenges: ChallengeEngine })
   return new CodeFactor(deps, {
     type: 'email', amr: 'email', name: 'Code by email', offer: 'Email me a code', purpose: 'email-login', channel: 'email', enrolPurpose: 'email-enable',
     blocked: (a) => (a.emailVerified ? null : 'Confirm your email address first.'),
+    words: { title: 'Check your email', lead: (d) => `We emailed a 6-digit code to ${d}.`, field: 'code', label: 'Code from the email' },
+    enrolWords: {
+      on: 'Turn on codes by email', off: 'Turn off codes by email', lead: 'We emailed a 6-digit code to', label: 'Code from the email',
+      start: 'We’ll email a code to your address to check it reaches you.', button: 'Send me a code',
+    },
     destination: (a) => (on(a) ? a.email : null),
     mask: maskEmail,
     enabled: on,

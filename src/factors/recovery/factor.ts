@@ -3,7 +3,7 @@
 // methods meet which ACR). Wrong codes count as failed sign-ins.
 import type { AccountRecord } from '../../store/ports.ts';
 import type { AccountService } from '../../accounts/service.ts';
-import type { Factor, FactorContext, Started, Checked } from '../factor.ts';
+import type { Factor, FactorContext, Started, Checked, StepWords } from '../factor.ts';
 import { recoveryCodesLeft } from '../records.ts';
 import type { RecoveryCodes } from './codes.ts';
 
@@ -12,6 +12,10 @@ export class RecoveryFactor implements Factor {
   readonly amr = 'rec';
   readonly offer = 'Use a recovery code';
   readonly name = 'Recovery codes';
+  readonly words: StepWords = {
+    title: 'Use a recovery code', lead: () => 'Enter one of the recovery codes you saved when you turned on two-step sign-in. Each works once.',
+    field: 'recovery_code', label: 'Recovery code',
+  };
 
   constructor(private readonly deps: { accounts: AccountService; recovery: RecoveryCodes }) {}
 

@@ -5,7 +5,7 @@
 import type { AccountRecord, Store } from '../../store/ports.ts';
 import type { SecretBox } from '../../secrets.ts';
 import type { AccountService } from '../../accounts/service.ts';
-import type { Factor, FactorContext, Started, Checked, FactorEnrolment, EnrolStarted } from '../factor.ts';
+import type { Factor, FactorContext, Started, Checked, FactorEnrolment, EnrolStarted, StepWords } from '../factor.ts';
 import { factorData, hasFactor, newFactor } from '../records.ts';
 import { checkTotp, newTotpSecret, otpauthUri, qrSvgDataUrl } from './totp.ts';
 import { randomId } from '../../secrets.ts';
@@ -20,6 +20,10 @@ export class TotpFactor implements Factor {
   readonly amr = 'otp';
   readonly offer = 'Use my authenticator app';
   readonly name = 'Authenticator app';
+  readonly words: StepWords = {
+    title: 'Enter your authenticator code', lead: () => 'Open your authenticator app and enter the 6-digit code it shows for this account.',
+    field: 'code', label: 'Code from the app',
+  };
   readonly enrolment: FactorEnrolment;
 
   constructor(private readonly deps: { store: Store; box: SecretBox; accounts: AccountService; issuerLabel: string }) {
@@ -42,6 +46,10 @@ export class TotpFactor implements Factor {
       return rec?.accountId === a.id && rec.secret ? box.decrypt(rec.secret) : null;
     };
     return {
+      words: {
+        on: 'Set up an authenticator app', off: 'Remove the authenticator app', lead: '', label: 'Code from the app',
+        start: 'You’ll scan a QR code with an authenticator app on your phone.', button: 'Show the QR code',
+      },
       blocked: () => null,
       begin: async (a, c) => {
         const secret = newTotpSecret();
