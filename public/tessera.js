@@ -24,3 +24,15 @@ document.querySelectorAll('button[data-print]').forEach((button) => {
 // After a form comes back with errors (all shown at once, each next to its field), focus the first one.
 const firstInvalid = document.querySelector('[aria-invalid="true"]');
 if (firstInvalid) firstInvalid.focus();
+
+// The recovery codes page's Copy button (the codes are also on the page and in the download).
+document.querySelectorAll('button[data-copy]').forEach((button) => {
+  button.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(button.getAttribute('data-copy') || '');
+      button.textContent = 'Copied';
+    } catch {
+      button.textContent = 'Select and copy the codes above';
+    }
+  });
+});

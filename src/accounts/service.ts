@@ -113,12 +113,18 @@ export class AccountService {
     return account;
   }
 
+  /** The registration form's checks alone (no hashing): throws FieldErrors naming every bad field at once. */
+  checkRegistration(input: RegistrationInput): void {
+    this.validateRegistration(input);
+  }
+
   private validateRegistration(input: RegistrationInput) {
     const parsed = RegistrationSchema.safeParse(input);
     const errors: Record<string, string> = {};
     if (!parsed.success) for (const i of parsed.error.issues) errors[String(i.path[0])] ??= i.message;
     const data = parsed.success ? parsed.data : undefined;
-    const weak = data ? passwordProblem(data.password, { email: data.email, name: data.name }) : null;
+    // Judged even when other fields are bad, so the page lists every problem at once.
+    const weak = passwordProblem(data?.password ?? String(input.password ?? ''), { email: data?.email ?? String(input.email ?? ''), name: data?.name });
     if (weak) errors.password ??= weak;
     let phone: string | null = null;
     if (data?.phone_number?.trim()) {

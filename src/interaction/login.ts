@@ -112,7 +112,15 @@ export async function submitRegister(s: Services, ctx: Context) {
     return s.render(ctx, 'interaction/register', pageLocals(l, { values, errors: { form } }), 429);
   }
   try {
-    if (password && confirm !== password) throw new FieldErrors({ password_confirm: 'The passwords don’t match.' });
+    // Every bad field at once, each next to its field (the mismatch too, not first and alone).
+    const mismatch: Record<string, string> = password && confirm !== password ? { password_confirm: 'The passwords don’t match.' } : {};
+    try {
+      s.accounts.checkRegistration({ ...values, password });
+    } catch (err) {
+      if (err instanceof FieldErrors) throw new FieldErrors({ ...err.fields, ...mismatch });
+      throw err;
+    }
+    if (Object.keys(mismatch).length) throw new FieldErrors(mismatch);
     const pending = await s.accounts.prepareRegistration({ ...values, password });
     const accountId = randomId(16);
     await startProgress(s, l, { accountId, amr: [], registration: pending });

@@ -115,6 +115,16 @@ describe('sign-in errors', () => {
     expectNoLeak(badHtml);
   });
 
+  it('shows every bad registration field at once, each next to its field', async () => {
+    const http = new HttpClient(t.issuer);
+    const a = await openLogin(http);
+    const r = await http.post(`${a.url}/register`, { _csrf: a.csrf, name: '', email: 'not-an-email', password: 'short', password_confirm: 'different' });
+    expect(r.status).toBe(400);
+    const html = await r.text();
+    for (const name of ['name', 'email', 'password', 'password_confirm']) expect(html).toMatch(new RegExp(`id="${name}-error"`));
+    expectNoLeak(html);
+  });
+
   it('answers a registration of a taken email (any case) like a new one: check your email, no account told apart', async () => {
     const http = new HttpClient(t.issuer);
     const a = await openLogin(http);
