@@ -109,7 +109,10 @@ export async function resendFactor(s: Services, ctx: Context, type: string) {
   const factor = s.factors.get(next.factor);
   const r = await factor.resend(account, ctxOf(ctx, l));
   if (r.ok) return renderStep(s, ctx, l, account, p, next, factor, { sent: true, destination: r.destination, cooldown: r.cooldown, notice: 'We sent a new code.' }, {}, 200);
-  return renderStep(s, ctx, l, account, p, next, factor, { sent: true, destination: destinationOf(s, factor, account), cooldown: 0 }, { code: r.message }, r.status);
+  // The step as a reload shows it (the open code and its real cooldown, or why none could go out), with
+  // why the resend was refused next to the field: never "we texted" for a code that doesn't exist.
+  const shown = shownAs(await factor.start(account, ctxOf(ctx, l)));
+  return renderStep(s, ctx, l, account, p, next, factor, shown, shown.unavailable ? {} : { code: r.message }, r.status);
 }
 
 /** POST /interaction/:uid/another-way — the user picks another of the methods that meet this sign-in. */
