@@ -75,8 +75,8 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const outbox = config.devOutbox
     ? new DevOutbox((m) => log.info({ event: 'dev.outbox', channel: m.channel, to: m.to, text: m.text }, `dev outbox: ${m.channel} to ${m.to}`))
     : null;
-  const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outbox, log });
-  const sms = createSmsSender({ vonage: config.sms.vonage, outbox, log });
+  const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, timeoutSeconds: config.mail.timeoutSeconds, outbox, log });
+  const sms = createSmsSender({ vonage: config.sms.vonage, timeoutSeconds: config.sms.timeoutSeconds, outbox, log });
   const acr = new AcrModel(config.acr);
   const render = createRenderer({ csrfKey: keys.cookieKeys[0], devOutbox: Boolean(outbox), cache: config.env !== 'development' });
   const audit: Services['audit'] = async (type, accountId, ip, detail = {}) => {

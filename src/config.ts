@@ -51,6 +51,8 @@ export const ConfigSchema = z
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
+      // Longest wait for the SMTP server to connect, greet and answer each command (SMTP_TIMEOUT_SECONDS).
+      timeoutSeconds: z.number().int().min(1).max(300).default(10),
       // Code mails (confirmation, reset, sign-in codes by email), like the SMS caps: no mail cannon.
       limits: z.object({
         perAddressHourly: z.number().int().min(1),
@@ -65,6 +67,8 @@ export const ConfigSchema = z
         from: z.string().min(1).max(15),
         restHost: url(['http:', 'https:'], 'http(s)').nullable(),
       }),
+      // Longest wait for Vonage to accept a message (SMS_TIMEOUT_SECONDS); after it the step says it couldn't send.
+      timeoutSeconds: z.number().int().min(1).max(300).default(10),
       defaultRegion: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code like US'),
       allowedCountries: countryList,
       // Number ranges never texted (toll fraud), src/accounts/sms-ranges.ts; SMS_DENIED_PREFIXES.
@@ -176,10 +180,12 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],
   MAIL_PER_ADDRESS_DAILY: ['mail.limits.perAddressDaily', int],
   MAIL_PER_IP_HOURLY: ['mail.limits.perIpHourly', int],
+  SMTP_TIMEOUT_SECONDS: ['mail.timeoutSeconds', int],
   VONAGE_API_KEY: ['sms.vonage.apiKey', String],
   VONAGE_API_SECRET: ['sms.vonage.apiSecret', String],
   VONAGE_FROM: ['sms.vonage.from', String],
   VONAGE_REST_HOST: ['sms.vonage.restHost', (v) => v.replace(/\/+$/, '')],
+  SMS_TIMEOUT_SECONDS: ['sms.timeoutSeconds', int],
   PHONE_DEFAULT_REGION: ['sms.defaultRegion', (v) => v.toUpperCase()],
   PHONE_ALLOWED_COUNTRIES: ['sms.allowedCountries', (v) => list(v.toUpperCase())],
   SMS_DENIED_PREFIXES: ['sms.deniedPrefixes', parseDeniedPrefixes],

@@ -47,7 +47,7 @@ class UsageError extends Error {}
  */
 function cliNotices(config: Config, store: Store, log: Logger) {
   const mail = config.mail.smtpUrl
-    ? createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outbox: null, log })
+    ? createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, timeoutSeconds: config.mail.timeoutSeconds, outbox: null, log })
     : { send: async () => { throw new Error('no SMTP_URL configured (the dev outbox is the server’s)'); } };
   const sms = { send: async () => { throw new Error('the CLI sends no SMS'); } };
   const audit = async (type: string, accountId: string | null, ip: string | null, detail: Record<string, unknown> = {}) => store.audit.record({ type, accountId, ip, detail });

@@ -11,11 +11,14 @@ export interface SentSms {
   auth: string | undefined;
 }
 
-export type StubMode = 'ok' | 'error-status' | 'http-500' | 'drop';
+/** 'hang': takes the request and never answers (a Vonage endpoint that went silent). */
+export type StubMode = 'ok' | 'error-status' | 'http-500' | 'drop' | 'hang';
 
 export class VonageStub {
   readonly messages: SentSms[] = [];
   mode: StubMode = 'ok';
+  /** In 'ok' mode: how long to wait before recording and answering each message (a slow Vonage). */
+  delayMs = 0;
   private server!: http.Server;
   port = 0;
 
@@ -24,10 +27,15 @@ export class VonageStub {
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
+        if (this.delayMs > 0 && this.mode === 'ok') setTimeout(answer, this.delayMs);
+        else answer();
+      });
+      const answer = () => {
         if (req.method !== 'POST' || !req.url?.startsWith('/sms/json')) {
           res.writeHead(404).end();
           return;
         }
+        if (this.mode === 'hang') return;
         if (this.mode === 'drop') {
           req.socket.destroy();
           return;
@@ -54,7 +62,7 @@ export class VonageStub {
             messages: [{ to, 'message-id': crypto.randomUUID(), status: '0', 'remaining-balance': '10.00', 'message-price': '0.03', network: '23410' }],
           }),
         );
-      });
+      };
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
