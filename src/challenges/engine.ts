@@ -92,7 +92,7 @@ export class ChallengeEngine {
   async start(req: StartRequest): Promise<StartResult> {
     const context = req.context ?? null;
     const open = await this.deps.store.challenges.findActive(req.accountId, req.purpose, context);
-    if (open && open.destination === req.destination && open.channel === req.channel) return { ok: true, challenge: open, sent: false };
+    if (open && open.destination === req.destination && open.channel === req.channel) return this.reopened(open);
     if (open) await this.deps.store.challenges.voidOpen(req.accountId, req.purpose);
 
     const code = numericCode(this.codes.length);
@@ -113,11 +113,60 @@ export class ChallengeEngine {
       createdAt: now,
       context,
     };
-    const delivered = await this.deliver(challenge, code, req);
-    if (!delivered.ok) return delivered;
+    // Stored before it is sent, so a reload during a slow send finds it and sends nothing more; marked
+    // sent once the provider took it, voided if it didn't (its code never reached anyone, and the next
+    // try starts afresh).
     await this.deps.store.challenges.create(challenge);
-    await this.deps.store.challenges.markSent(challenge.id, now);
-    return { ok: true, challenge: { ...challenge, sends: 1, lastSentAt: now }, sent: true };
+    const sending = (async (): Promise<StartResult> => {
+      let delivered: Awaited<ReturnType<ChallengeEngine['deliver']>>;
+      try {
+        delivered = await this.deliver(challenge, code, req);
+      } catch (err) {
+        // Not the provider (the senders' failures are answers): the store or the audit log. No code stays open.
+        await this.deps.store.challenges.consume(challenge.id, new Date()).catch(() => {});
+        throw err;
+      }
+      if (!delivered.ok) {
+        await this.deps.store.challenges.consume(challenge.id, new Date());
+        return delivered;
+      }
+      const at = new Date();
+      await this.deps.store.challenges.markSent(challenge.id, at);
+      return { ok: true, challenge: { ...challenge, sends: 1, lastSentAt: at }, sent: true };
+    })();
+    this.inFlight.set(challenge.id, sending);
+    try {
+      return await sending;
+    } finally {
+      this.inFlight.delete(challenge.id);
+    }
+  }
+
+  /** start()'s deliveries still waiting for the provider, by challenge id (this process's). */
+  private readonly inFlight = new Map<string, Promise<StartResult>>();
+
+  /**
+   * start() for a challenge that is already open. One still being delivered (stored, not yet marked
+   * sent) is waited for, so a reload never says a code was sent when its delivery then fails: here
+   * through the sending call itself, for another instance's send by watching the record, up to the
+   * providers' timeout. Past that the step is shown (the code is in flight).
+   */
+  private async reopened(open: ChallengeRecord): Promise<StartResult> {
+    if (open.lastSentAt || open.sends > 0) return { ok: true, challenge: open, sent: false };
+    const sending = this.inFlight.get(open.id);
+    if (sending) {
+      const r = await sending;
+      return r.ok ? { ok: true, challenge: r.challenge, sent: false } : r;
+    }
+    const { sms, mail } = this.deps.config;
+    const end = Date.now() + (Math.max(sms.timeoutSeconds, mail.timeoutSeconds) + 2) * 1000;
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = await this.deps.store.challenges.find(open.id);
+      if (!now || now.consumedAt) return { ok: false, reason: 'delivery_failed' };
+      if (now.lastSentAt) return { ok: true, challenge: now, sent: false };
+    }
+    return { ok: true, challenge: open, sent: false };
   }
 
   /**
@@ -175,7 +224,8 @@ export class ChallengeEngine {
   async resend(challengeId: string, req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'notice'>): Promise<ResendResult> {
     const c = await this.deps.store.challenges.find(challengeId);
     if (!c || c.consumedAt || c.expiresAt.getTime() <= Date.now() || c.attempts >= c.maxAttempts) return { ok: false, reason: 'gone' };
-    const wait = this.cooldownLeft(c);
+    // Its first code is still on its way (start() marks it sent once delivered): as good as just sent.
+    const wait = c.lastSentAt ? this.cooldownLeft(c) : this.deps.config.sms.limits.cooldownSeconds;
     if (wait > 0) {
       await this.deps.audit('code.resend_refused', c.accountId, req.ip, { purpose: c.purpose, reason: 'cooldown' });
       return { ok: false, reason: 'cooldown', retryAfterSeconds: wait };

@@ -142,6 +142,27 @@ describe('sending and resending', () => {
     expect(String(events[0].detail.detail)).toContain('Bad Credentials');
   });
 
+  it('stores the challenge before sending: a second start() during a slow send sends nothing and a resend waits', async () => {
+    t.vonage.delayMs = 1_000;
+    try {
+      const r = req();
+      const first = engine.start(r);
+      await new Promise((res) => setTimeout(res, 200));
+      const open = await t.store.challenges.findActive(r.accountId, r.purpose, 'test');
+      expect(open).toMatchObject({ sends: 0, lastSentAt: null }); // stored, not yet delivered
+      expect(await engine.resend(open!.id, { ip: r.ip })).toMatchObject({ ok: false, reason: 'cooldown' });
+      const again = await engine.start(r); // waits for the send in flight
+      const done = await first;
+      expect(done).toMatchObject({ ok: true, sent: true, challenge: { sends: 1 } });
+      expect(again).toMatchObject({ ok: true, sent: false, challenge: { id: open!.id, sends: 1 } });
+      expect(t.vonage.to(r.destination)).toHaveLength(1);
+      const code = codeFrom(t.vonage.to(r.destination)[0].text);
+      expect(await engine.verify(open!.id, code)).toMatchObject({ ok: true });
+    } finally {
+      t.vonage.delayMs = 0;
+    }
+  });
+
   it('reports a network failure the same way', async () => {
     t.vonage.mode = 'drop';
     expect(await engine.start(req())).toEqual({ ok: false, reason: 'delivery_failed' });

@@ -1,12 +1,13 @@
 // Slow and silent providers (issue 12, items 4 and 5), through the sign-in pages: a Vonage endpoint
 // that takes the request and never answers, and an SMTP server that accepts the connection and never
 // greets, are given up on after SMS_TIMEOUT_SECONDS / SMTP_TIMEOUT_SECONDS and the step says it couldn't
-// send the code.
+// send the code. A reload while a slow SMS is on its way sends no second code, and the one that arrives works.
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect, afterEach } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { HttpClient, csrfOf } from '../support/http.ts';
+import { codeFrom } from '../support/smtp-sink.ts';
 import { ClientService } from '../../src/admin/clients.ts';
 import { mongoUriWithDatabase, testDatabaseName, dropMongoDatabase } from '../support/mongo-test-server.ts';
 import type { SecondFactorType } from '../../src/factors/records.ts';
@@ -93,6 +94,23 @@ describe('a silent provider is given up on', () => {
     await t!.vonage.waitFor(phone, 1);
   }, 20_000);
 
+  it('a reload while that SMS hangs waits for it and says it couldn’t be sent either, never that it was', async () => {
+    const toStep = await start({ SMS_TIMEOUT_SECONDS: '1' });
+    t!.vonage.mode = 'hang';
+    const { http, step } = await toStep('sms');
+    const first = http.follow(step);
+    await new Promise((r) => setTimeout(r, 300));
+    const pages = await Promise.all([first, http.follow(step)].map(async (p) => {
+      const r = await p;
+      return { status: r.res.status, html: await r.res.text() };
+    }));
+    for (const page of pages) {
+      expect(page.status).toBe(503);
+      expect(page.html).toContain('couldn’t send the code');
+    }
+    expect(await t!.store.audit.list({ type: 'sms.delivery_failed' })).toHaveLength(1);
+  }, 20_000);
+
   it('email: the SMTP server accepts and never greets; the step says so after SMTP_TIMEOUT_SECONDS', async () => {
     const toStep = await start({ SMTP_TIMEOUT_SECONDS: '1', SMTP_URL: await silentServer() });
     const { http, step } = await toStep('email');
@@ -104,5 +122,30 @@ describe('a silent provider is given up on', () => {
     expect(page.status).toBe(503);
     expect(page.html).toContain('couldn’t send the code');
     expect(sockets.size).toBeGreaterThan(0); // it did reach the silent server
+  }, 20_000);
+});
+
+describe('a slow provider', () => {
+  it('a reload while the SMS is on its way sends no second code, and the code that arrives is accepted', async () => {
+    const toStep = await start({});
+    t!.vonage.delayMs = 1_500;
+    const { http, step, uidPath, phone } = await toStep('sms');
+    const first = http.follow(step);
+    await new Promise((r) => setTimeout(r, 400));
+    const reload = await http.follow(step); // the first send is still waiting for Vonage
+    const [a, b] = await Promise.all([first, reload].map(async (p) => {
+      const r = await p;
+      return { status: r.res.status, html: await r.res.text() };
+    }));
+    for (const page of [a, b]) {
+      expect(page.status).toBe(200);
+      expect(page.html).toContain('Check your phone');
+    }
+    await new Promise((r) => setTimeout(r, 2_000)); // any second send would have landed by now
+    expect(t!.vonage.to(phone)).toHaveLength(1);
+    const code = codeFrom(t!.vonage.to(phone)[0].text);
+    const answered = await http.post(`${uidPath}/sms`, { _csrf: csrfOf(b.html), code });
+    expect(answered.status).toBe(302);
+    expect((await t!.store.audit.list({ type: 'mfa.failed' })).length).toBe(0);
   }, 20_000);
 });
