@@ -20,6 +20,7 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
 VOLUME ["/data"]
-# Sends the issuer's host name: Tessera answers 400 to any other Host (ALLOWED_HOSTS), and fetch can't set Host.
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "require('node:http').get({host:'127.0.0.1',port:process.env.PORT,path:'/.well-known/openid-configuration',headers:{host:new URL(process.env.ISSUER||'http://localhost:'+process.env.PORT).host}},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
+# Readiness (store reachable and writable, keys loaded: /readyz, see README "Operations"). Sends the issuer's
+# host name: Tessera answers 400 to any other Host (ALLOWED_HOSTS), and fetch can't set Host.
+HEALTHCHECK --interval=30s --timeout=3s CMD node -e "require('node:http').get({host:'127.0.0.1',port:process.env.PORT,path:'/readyz',headers:{host:new URL(process.env.ISSUER||'http://localhost:'+process.env.PORT).host}},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 CMD ["node", "dist/main.js"]

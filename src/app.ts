@@ -31,6 +31,7 @@ import { front } from './http/front.ts';
 import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
 import { AllowedHosts } from './http/hosts.ts';
+import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
 import { publicRouter } from './accounts/routes.ts';
@@ -156,17 +157,28 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     toProvider,
   ] as Koa.Middleware[]);
   const protocol = compose([common, toProvider]);
+  // /healthz and /readyz: through the host check and the front frame, past pages, CSRF and the provider.
+  const readiness = new Readiness({ store, log, keysLoaded: () => keys.jwks.keys.length > 0 });
+  readiness.startWatch();
+  const health = compose([common, healthRoutes(readiness)] as Koa.Middleware[]);
   // One frame in front of both chains: forwarded headers per TRUSTED_PROXIES, then the host check, which
   // answers a foreign Host before discovery or any page could put it in a URL.
   // Discovery gets Cache-Control: no-cache: relying parties cache it on their own terms anyway, and a
   // shared cache in front must ask again each time rather than serve a stored copy (should one ever have
   // been made from a bad request, it can't outlive it; a configuration change is seen at once).
+  // Every request gets its id here (src/http/ops.ts) and one access log line when it's answered.
   app.use(async (ctx, next) => {
-    applyForwarding(ctx, proxies);
-    if (!hosts.allows(ctx) || !hosts.originForm(ctx)) return hosts.refuse(ctx);
-    if (isPagePath(ctx.path)) return pageChain(ctx, next);
-    await protocol(ctx, next);
-    if (ctx.path.startsWith('/.well-known/') && ctx.status === 200 && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-cache');
+    const started = performance.now();
+    const id = startRequest(ctx, log, applyForwarding(ctx, proxies));
+    try {
+      if (!hosts.allows(ctx) || !hosts.originForm(ctx)) return hosts.refuse(ctx);
+      if (HEALTH_PATHS.has(ctx.path)) return await health(ctx, next);
+      if (isPagePath(ctx.path)) return await pageChain(ctx, next);
+      await protocol(ctx, next);
+      if (ctx.path.startsWith('/.well-known/') && ctx.status === 200 && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-cache');
+    } finally {
+      accessLog(log, ctx, id, started);
+    }
   });
 
   // Every minute: the embedded store's artifact index lives in memory, and codes and interactions expire
@@ -178,6 +190,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     services,
     async close() {
       clearInterval(purge);
+      readiness.stopWatch();
       await store.close();
     },
   };

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { Renderer } from './render.ts';
 import type { Logger } from '../log.ts';
 import { TesseraError } from '../errors.ts';
+import { requestLog } from './ops.ts';
 
 /** A request nothing answered. */
 export function notFoundPage(ctx: Context, render: Renderer) {
@@ -23,8 +24,9 @@ export function errorPage(ctx: Context, err: unknown, render: Renderer, log: Log
         : status < 500
           ? 'That request wasn’t valid. Go back and try again.'
           : 'Something went wrong on our side. Please try again.';
-  if (status >= 500) log.error({ err: e, path: ctx.path }, 'request failed');
-  else log.info({ status, path: ctx.path, reason: e.message }, 'request refused');
+  const rlog = requestLog(ctx, log); // carries the request id
+  if (status >= 500) rlog.error({ err: e, path: ctx.path }, 'request failed');
+  else rlog.info({ status, path: ctx.path, reason: e.message }, 'request refused');
   // Whatever the failed request had set on its way (a redirect's Location, cookies) doesn't go out with
   // the error.
   ctx.remove('Location');

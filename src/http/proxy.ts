@@ -72,14 +72,17 @@ function lastValue(value: string | undefined): string | undefined {
   return last ? last : undefined;
 }
 
-/** Applies the trust rules to one request: call before anything reads ctx.ip, ctx.host or ctx.protocol. */
-export function applyForwarding(ctx: Context, proxies: TrustedProxies): void {
+/**
+ * Applies the trust rules to one request: call before anything reads ctx.ip, ctx.host or ctx.protocol.
+ * True when the peer is a trusted proxy (whose other headers, such as X-Request-Id, may be believed).
+ */
+export function applyForwarding(ctx: Context, proxies: TrustedProxies): boolean {
   const headers = ctx.req.headers as Record<string, string | undefined>; // node joins repeated ones with ", "
   const peer = canonicalIp(ctx.req.socket.remoteAddress ?? '');
   if (!proxies.trusts(peer)) {
     for (const name of FORWARDED) delete headers[name];
     ctx.request.ip = peer;
-    return;
+    return false;
   }
   ctx.request.ip = clientAddress(peer, headers['x-forwarded-for'], proxies);
   const proto = lastValue(headers['x-forwarded-proto'])?.toLowerCase();
@@ -88,4 +91,5 @@ export function applyForwarding(ctx: Context, proxies: TrustedProxies): void {
   const host = lastValue(headers['x-forwarded-host']);
   if (host) headers['x-forwarded-host'] = host;
   else delete headers['x-forwarded-host'];
+  return true;
 }

@@ -27,6 +27,7 @@ export function createRenderer(opts: { csrfKey: string; devOutbox: boolean; prod
       product: opts.productName ?? 'Tessera',
       errors: {},
       values: {},
+      requestId: (ctx.state as { requestId?: string } | undefined)?.requestId ?? null,
       ...locals,
     });
     ctx.status = status;

@@ -210,8 +210,16 @@ export interface Store {
    * index. MongoDB is shared by design: nothing to claim.
    */
   claimForServer(): Promise<void>;
+  /**
+   * Readiness (GET /readyz): whether the store can be reached and written right now. Cheap and bounded
+   * (a tiny committed write and a look at the file for the embedded store, a ping with a short timeout on
+   * MongoDB); never throws: a failure is `{ ok: false, reason }` with a reason fit for a log line.
+   */
+  ready(): Promise<StoreReadiness>;
   close(): Promise<void>;
 }
+
+export type StoreReadiness = { ok: true } | { ok: false; reason: string };
 
 export class StoreConflictError extends Error {
   constructor(message = 'record already exists') {

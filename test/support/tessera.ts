@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp, type Built } from '../../src/app.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 import type { Store } from '../../src/store/ports.ts';
 import { SmtpSink } from './smtp-sink.ts';
 import { VonageStub } from './vonage-stub.ts';
@@ -22,7 +22,7 @@ export interface RunningTessera {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTessera(opts: { env?: Record<string, string>; overrides?: Record<string, unknown>; dataDir?: string; store?: Store } = {}): Promise<RunningTessera> {
+export async function startTessera(opts: { env?: Record<string, string>; overrides?: Record<string, unknown>; dataDir?: string; store?: Store; log?: Logger } = {}): Promise<RunningTessera> {
   const smtp = await new SmtpSink().start();
   const vonage = await new VonageStub().start();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-test-'));
@@ -56,7 +56,7 @@ export async function startTessera(opts: { env?: Record<string, string>; overrid
     },
     opts.overrides,
   );
-  const built = await buildApp(config, { log: createLogger(config.logLevel), store: opts.store });
+  const built = await buildApp(config, { log: opts.log ?? createLogger(config.logLevel), store: opts.store });
   server.on('request', built.app.callback());
   return {
     issuer,

@@ -4,7 +4,7 @@
 // clean up; MongoDB's TTL monitor runs once a minute).
 import mongoose from 'mongoose';
 import { RateLimiterMongo } from 'rate-limiter-flexible';
-import type { RateLimitOptions, Store } from '../ports.ts';
+import type { RateLimitOptions, Store, StoreReadiness } from '../ports.ts';
 import { CHALLENGE_RETENTION_SECONDS, createModels, type MongoModels } from './models.ts';
 import { mongoAccounts, mongoClients, migrateAccounts } from './accounts.ts';
 import { mongoOidc } from './oidc.ts';
@@ -15,7 +15,11 @@ import { mongoAudit, mongoKeys } from './misc.ts';
 /** One collection holds every limiter's counters (keys carry the limiter's keyPrefix). */
 export const RATE_LIMIT_COLLECTION = 'rate_limits';
 
-export async function openMongoStore(opts: { uri: string }): Promise<Store> {
+/** How long a readiness ping may take before the store counts as unreachable. */
+export const READY_TIMEOUT_MS = 2_000;
+
+export async function openMongoStore(opts: { uri: string; readyTimeoutMs?: number }): Promise<Store> {
+  const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
   const connection = mongoose.createConnection(opts.uri, { autoIndex: true, autoCreate: true });
   await connection.asPromise();
   let models: MongoModels;
@@ -63,6 +67,29 @@ export async function openMongoStore(opts: { uri: string }): Promise<Store> {
     },
     async claimForServer() {
       // Several instances share one replica set: nothing to claim.
+    },
+    async ready(): Promise<StoreReadiness> {
+      // `hello` answers from any member; a member that can't take writes (a secondary, an election in
+      // progress) is not ready. Bounded here: the driver would wait serverSelectionTimeoutMS (30 s by default).
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${readyTimeoutMs} ms`)), readyTimeoutMs);
+      });
+      try {
+        const db = connection.db;
+        if (!db) return { ok: false, reason: 'MongoDB connection not open' };
+        const hello = db.command({ hello: 1 });
+        hello.catch(() => undefined); // a late failure after the timeout is no unhandled rejection
+        const reply = (await Promise.race([hello, timeout])) as { isWritablePrimary?: boolean; ismaster?: boolean };
+        if (reply.isWritablePrimary === false || (reply.isWritablePrimary === undefined && reply.ismaster === false)) {
+          return { ok: false, reason: 'MongoDB server is not a writable primary' };
+        }
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, reason: `MongoDB unreachable: ${(err as Error).message}` };
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async close() {
       await connection.close();

@@ -6,7 +6,7 @@ import Database from 'libsql';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
-import type { Store, RateLimitOptions } from '../ports.ts';
+import type { Store, RateLimitOptions, StoreReadiness } from '../ports.ts';
 import { SCHEMA, MIGRATE_OIDC_TABLE } from './schema.ts';
 import { sqliteAccounts, migrateAccounts } from './accounts.ts';
 import { sqliteClients } from './clients.ts';
@@ -26,6 +26,12 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
   if (hasTable('oidc')) db.transaction(() => db.exec(MIGRATE_OIDC_TABLE))();
   migrateAccounts(db); // accounts of versions before factor records
   const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
+  // Readiness writes one row here (a committed write proves the file takes writes), and compares the
+  // file on disk with the one opened: a database deleted or replaced under a running process keeps
+  // working on the open descriptor, silently, until the restart finds an empty store.
+  db.exec('CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)');
+  const probe = db.prepare('INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)');
+  const opened = opts.file === ':memory:' ? null : fs.statSync(opts.file);
   const limiters: RateLimiterSQLite[] = [];
   return {
     kind: 'sqlite',
@@ -59,6 +65,24 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
     },
     async claimForServer() {
       artifacts.claim();
+    },
+    async ready(): Promise<StoreReadiness> {
+      if (opened) {
+        let now: fs.Stats;
+        try {
+          now = fs.statSync(opts.file);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          return { ok: false, reason: code === 'ENOENT' ? `database file ${opts.file} was deleted while running` : `database file ${opts.file}: ${code ?? String(err)}` };
+        }
+        if (now.ino !== opened.ino || now.dev !== opened.dev) return { ok: false, reason: `database file ${opts.file} was replaced while running` };
+      }
+      try {
+        probe.run(Date.now());
+        return { ok: true };
+      } catch (err) {
+        return { ok: false, reason: `database not writable: ${(err as Error).message}` };
+      }
     },
     async close() {
       artifacts.close();
