@@ -48,6 +48,8 @@ export const ConfigSchema = z
     // Host names besides the issuer's that requests may name (src/http/hosts.ts); any other gets a 400.
     allowedHosts: z.array(z.string().regex(HOST_PORT, 'must be host[:port] entries like id.example.com or id.example.com:8443')),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut (src/http/drain.ts).
+    shutdownGraceSeconds: z.number().int().min(0).max(3600).default(10),
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
@@ -175,6 +177,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   TRUSTED_PROXIES: ['trustedProxies', list],
   ALLOWED_HOSTS: ['allowedHosts', (v) => list(v.toLowerCase())],
   LOG_LEVEL: ['logLevel', String],
+  SHUTDOWN_GRACE_SECONDS: ['shutdownGraceSeconds', int],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],

@@ -5,6 +5,7 @@
 // current, removal records kept exactly as long as needed, the group commit's failure path, the lock
 // that keeps a second server off the file, and the migration from the old artifact table.
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -202,10 +203,40 @@ describe('artifact log', () => {
     await second.close();
     open.splice(open.indexOf(second), 1);
 
-    fs.writeFileSync(`${file}.lock`, '999999999'); // a pid that isn't running
+    fs.writeFileSync(`${file}.lock`, '999999999'); // an earlier version's lock file naming a pid that isn't running
     const third = await store();
     await third.claimForServer();
-    expect(fs.readFileSync(`${file}.lock`, 'utf8')).toBe(String(process.pid));
+  });
+
+  it('a lock file naming a live, unrelated pid (reused after a reboot) does not block the start', async () => {
+    // The lock is the OS's, on the file, not a pid written in it: this process's parent is alive and isn't Tessera.
+    fs.writeFileSync(`${file}.lock`, String(process.ppid));
+    const s = await store();
+    await s.claimForServer();
+    const second = await store();
+    await expect(second.claimForServer()).rejects.toThrow(/serves one instance.*MONGODB_URI/);
+  });
+
+  it('the lock dies with its process: a server killed with SIGKILL leaves nothing that blocks the next', async () => {
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+      import Database from 'libsql';
+      const lock = new Database(${JSON.stringify(`${file}.lock`)});
+      lock.exec('PRAGMA locking_mode = EXCLUSIVE');
+      lock.exec('BEGIN EXCLUSIVE');
+      process.stdout.write('locked');
+      setInterval(() => {}, 1000);
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const gone = new Promise((resolve) => holder.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+      const blocked = await store();
+      await expect(blocked.claimForServer()).rejects.toThrow(/serves one instance/); // another process holds it
+    } finally {
+      holder.kill('SIGKILL');
+      await gone;
+    }
+    const next = await store();
+    await next.claimForServer();
   });
 
   it('moves artifacts from the table of earlier versions', async () => {

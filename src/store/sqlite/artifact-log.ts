@@ -11,9 +11,9 @@
 // writes, with those of the requests that ran beside it, are one statement. The lookups live in memory
 // (per model: id, uid and user code → entry, which knows its row and line; grant → entries; account →
 // the sessions, grants, interactions and pending sign-ins it owns, for revokeAccount), built by
-// replaying the log at start. One
-// process owns the log (claim(): a lock file; the embedded store serves one instance, scale-out uses
-// MongoDB), so the memory index always says what the file holds.
+// replaying the log at start. One process owns the log (claim(): an OS lock on `<file>.lock` that dies
+// with the process; the embedded store serves one instance, scale-out uses MongoDB), so the memory
+// index always says what the file holds.
 //
 // A row is deleted once nothing in it is current: every record that a live artifact still needs holds
 // a reference on its row (a removal record holds one while the row of the upsert it cancels remains).
@@ -32,6 +32,7 @@
 // a 6 KB row, measured), and the young-generation GC doesn't copy it (as JS strings these records were
 // most of what survived each scavenge in the refresh benchmark, bench/).
 import fs from 'node:fs';
+import Database from 'libsql';
 import type { OidcArtifactRepo } from '../ports.ts';
 import { isOwnedModel, ownersOf } from '../owners.ts';
 import type { SqliteDb } from './index.ts';
@@ -170,9 +171,9 @@ const str = (v: unknown) => (typeof v === 'string' && v.length ? v : undefined);
 const DONE: Promise<void> = Promise.resolve();
 
 export class InstanceLockedError extends Error {
-  constructor(file: string, pid: number) {
+  constructor(file: string, pid?: number) {
     super(
-      `Another Tessera process (pid ${pid}) is serving the embedded store ${file}. ` +
+      `Another Tessera process${pid ? ` (pid ${pid})` : ''} is serving the embedded store ${file}. ` +
         'The embedded SQLite store serves one instance; to run several, use MongoDB (MONGODB_URI).',
     );
     this.name = 'InstanceLockedError';
@@ -195,6 +196,7 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   private loaded = false;
   private replaying = false; // rows are judged once the whole log is read
   private lockFile: string | null = null;
+  private lock: SqliteDb | null = null; // the connection holding the instance lock (claim())
 
   // The group commit: the row being written (its number and lines), rows to delete, and one promise for
   // the whole batch.
@@ -237,31 +239,23 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
    */
   claim(): void {
     this.deferred = true;
-    if (this.lockFile || this.file === ':memory:') return this.load();
-    const lock = `${this.file}.lock`;
-    if (claimedHere.has(lock)) throw new InstanceLockedError(this.file, process.pid);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
-        const pid = Number(fs.readFileSync(lock, 'utf8'));
-        if (pid && pid !== process.pid && alive(pid)) throw new InstanceLockedError(this.file, pid);
-        fs.rmSync(lock, { force: true }); // left by a process that is gone (crash, kill -9)
-      }
-    }
-    claimedHere.add(lock);
-    this.lockFile = lock;
+    if (this.lock || this.file === ':memory:') return this.load();
+    const lockFile = `${this.file}.lock`;
+    if (claimedHere.has(lockFile)) throw new InstanceLockedError(this.file, process.pid);
+    this.lock = takeInstanceLock(lockFile, this.file);
+    claimedHere.add(lockFile);
+    this.lockFile = lockFile;
     this.load();
   }
 
   /** Commits what is staged and releases the lock. */
   close(): void {
     this.flush();
-    if (this.lockFile) {
-      fs.rmSync(this.lockFile, { force: true });
-      claimedHere.delete(this.lockFile);
+    if (this.lock) {
+      // The file stays: removing it could let a third process lock a new file while a second waits on this one.
+      this.lock.close();
+      this.lock = null;
+      claimedHere.delete(this.lockFile!);
       this.lockFile = null;
     }
   }
@@ -714,11 +708,29 @@ class RowArena {
   }
 }
 
-function alive(pid: number): boolean {
+/**
+ * The instance lock: an exclusive SQLite lock on `<file>.lock`, held by a connection kept open in a
+ * transaction for the process's lifetime. It is an OS file lock, so it dies with the process (crash,
+ * kill -9, reboot): nothing stale is left to clear by hand, and no PID is trusted (a reused one blocked
+ * the start before). A second server, in this process or another, gets SQLITE_BUSY.
+ */
+function takeInstanceLock(lockFile: string, file: string): SqliteDb {
+  // Earlier versions wrote their PID into this file as text: such a file holds no lock, so it goes.
   try {
-    process.kill(pid, 0);
-    return true;
+    const head = fs.readFileSync(lockFile).subarray(0, 16).toString('latin1');
+    if (head.length && head !== 'SQLite format 3\0') fs.rmSync(lockFile, { force: true });
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
+  const lock: SqliteDb = new Database(lockFile);
+  try {
+    lock.exec('PRAGMA busy_timeout = 0');
+    lock.exec('PRAGMA locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch (err) {
+    lock.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new InstanceLockedError(file);
+    throw err;
+  }
+  return lock;
 }
