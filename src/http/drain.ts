@@ -40,7 +40,8 @@ export function trackRequests(server: http.Server): Drainer {
         if (inFlight === 0) onIdle?.();
       }
     };
-    res.once('finish', end);
+    // 'close' follows 'finish' for every response, and also comes alone when the connection drops: one
+    // listener per request is enough (this runs on the token path too).
     res.once('close', end);
   });
 

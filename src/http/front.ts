@@ -6,6 +6,7 @@ import type { Renderer } from './render.ts';
 import type { Logger } from '../log.ts';
 import { errorPage, notFoundPage } from './errors.ts';
 import { setSecurityHeaders } from './security.ts';
+import { accessLog } from './ops.ts';
 
 export interface FrontOptions {
   hsts: boolean;
@@ -25,5 +26,8 @@ export function front({ hsts, render, log, durably }: FrontOptions): Middleware 
       errorPage(ctx, err, render, log);
     }
     setSecurityHeaders(ctx.res, headers);
+    // Discovery: relying parties cache it on their own terms; a shared cache in front must ask again.
+    if (ctx.status === 200 && ctx.path.startsWith('/.well-known/') && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-cache');
+    accessLog(log, ctx);
   };
 }

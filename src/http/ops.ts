@@ -34,28 +34,25 @@ export function requestIdFor(ctx: Context, fromTrustedProxy: boolean): string {
  * Gives the request its id (header, ctx.state.requestId) and its logger (ctx.state.log, a pino child
  * carrying `reqId`, created on first use).
  */
-export function startRequest(ctx: Context, log: Logger, fromTrustedProxy: boolean): string {
+export function startRequest(ctx: Context, fromTrustedProxy: boolean): string {
   const id = requestIdFor(ctx, fromTrustedProxy);
-  ctx.set('X-Request-Id', id);
-  const state = ctx.state as { requestId?: string; log?: Logger };
+  ctx.res.setHeader('X-Request-Id', id);
+  const state = ctx.state as { requestId?: string; startedAt?: number };
   state.requestId = id;
-  let child: Logger | undefined;
-  Object.defineProperty(state, 'log', {
-    configurable: true,
-    enumerable: false,
-    get: () => (child ??= log.child({ reqId: id })),
-  });
+  state.startedAt = performance.now();
   return id;
 }
 
-/** The request's logger, or `fallback` outside a request frame. */
+/** A logger carrying the request's id (made when something is logged, not on every request), or `fallback`. */
 export function requestLog(ctx: Context, fallback: Logger): Logger {
-  return (ctx.state as { log?: Logger } | undefined)?.log ?? fallback;
+  const id = (ctx.state as { requestId?: string } | undefined)?.requestId;
+  return id ? fallback.child({ reqId: id }) : fallback;
 }
 
 /** One line per request: method, path (never the query: it can carry codes and tokens), status, time. */
-export function accessLog(log: Logger, ctx: Context, id: string, started: number): void {
+export function accessLog(log: Logger, ctx: Context, id = (ctx.state as { requestId?: string }).requestId): void {
   if (!log.isLevelEnabled('info')) return;
+  const started = (ctx.state as { startedAt?: number }).startedAt ?? performance.now();
   log.info({ event: 'http.request', reqId: id, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
 }
 
