@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { parsePhone, maskPhone } from '../accounts/phone.ts';
 import { field, clientIp } from '../interaction/context.ts';
-import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../interaction/second-factor.ts';
+import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../challenges/messages.ts';
 import { ACCOUNT_CLIENT_ID } from './client.ts';
 import { FieldErrors } from '../accounts/service.ts';
 import { reauthRoutes, hasFreshProof, proofUrl, sessionUid } from './reauth.ts';

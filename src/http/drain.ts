@@ -25,7 +25,7 @@ export function trackRequests(server: http.Server): Drainer {
   let draining = false;
   let onIdle: (() => void) | null = null;
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight++;
     // A request arriving on a kept-alive connection during the drain is served, then its connection closed.
     if (draining && !res.headersSent) res.setHeader('connection', 'close');

@@ -104,7 +104,7 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
 /** POST /interaction/:uid/factor/:type/resend */
 export async function resendFactor(s: Services, ctx: Context, type: string) {
   const { l, p, account, next } = await current(s, ctx);
-  if (next.step === 'phone-verify' && type === 'sms') return resendPhoneCode(s, ctx, l, account, p, next.destination);
+  if (next.step === 'phone-verify' && type === 'sms') return resendPhoneCode(s, ctx, l, account, next.destination);
   if (next.step !== 'factor' || next.factor !== type) return ctx.redirect(`/interaction/${l.uid}`);
   const factor = s.factors.get(next.factor);
   const r = await factor.resend(account, ctxOf(ctx, l));

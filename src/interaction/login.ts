@@ -47,7 +47,7 @@ export async function showInteraction(s: Services, ctx: Context) {
     case 'factor':
       return showFactorStep(s, ctx, l, account, p, next);
     case 'phone-verify':
-      return showPhoneVerify(s, ctx, l, account, p, next.destination);
+      return showPhoneVerify(s, ctx, l, account, next.destination);
   }
 }
 

@@ -7,7 +7,7 @@ import { passwordProblem } from '../accounts/passwords.ts';
 import { passwordReplaced } from '../accounts/credentials.ts';
 import { loadInteraction, field, clientIp } from './context.ts';
 import { pageLocals } from './login.ts';
-import { CODE_ERRORS, verifyFailure } from './second-factor.ts';
+import { CODE_ERRORS, verifyFailure } from '../challenges/messages.ts';
 
 export async function showForgot(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);

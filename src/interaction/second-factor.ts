@@ -7,14 +7,13 @@ import { AMR } from '../oidc/acr.ts';
 import { maskPhone, parsePhone } from '../accounts/phone.ts';
 import { SessionExpired } from '../errors.ts';
 import {
-  loadInteraction, currentProgress, currentSignIn, nextStep, finishUnmet, field, clientIp, startProgress, credentialOf, type Loaded, type NextStep,
+  loadInteraction, currentProgress, currentSignIn, nextStep, finishUnmet, field, clientIp, startProgress, credentialOf, type Loaded,
 } from './context.ts';
 import { clearProgress } from './progress.ts';
 import { pageLocals } from './login.ts';
 import type { LoginProgress } from './progress.ts';
 
-import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../challenges/messages.ts';
-export { CODE_ERRORS, startFailure, verifyFailure, resendFailure };
+import { startFailure, verifyFailure, resendFailure } from '../challenges/messages.ts';
 
 /**
  * The link in a confirmation mail leads back into the same sign-in: it works only in the browser that
@@ -147,7 +146,7 @@ function registrationAttemptNotice(s: Services, email: string) {
 
 // A phone being added inside the sign-in is verified here (the sign-in's factor steps are factor-step.ts).
 
-export async function showPhoneVerify(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, destination: string, extra: Record<string, unknown> = {}, status = 200) {
+export async function showPhoneVerify(s: Services, ctx: Context, l: Loaded, account: AccountRecord, destination: string, extra: Record<string, unknown> = {}, status = 200) {
   // Sent once when the step opens: a reload finds the open challenge and sends nothing.
   const started = await s.challenges.start({ purpose: 'phone-verify', accountId: account.id, channel: 'sms', destination, context: l.uid, ip: clientIp(ctx) });
   const errors = started.ok ? {} : { code: startFailure(started) };
@@ -179,12 +178,12 @@ export async function submitPhoneCode(s: Services, ctx: Context, l: Loaded, acco
   ctx.redirect(`/interaction/${l.uid}`);
 }
 
-export async function resendPhoneCode(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, destination: string) {
+export async function resendPhoneCode(s: Services, ctx: Context, l: Loaded, account: AccountRecord, destination: string) {
   const open = await s.store.challenges.findActive(account.id, 'phone-verify', l.uid);
-  if (!open) return showPhoneVerify(s, ctx, l, account, p, destination);
+  if (!open) return showPhoneVerify(s, ctx, l, account, destination);
   const r = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
   if (r.ok) return renderPhoneAgain(s, ctx, l, account, destination, {}, 200);
-  if (r.reason === 'gone') return showPhoneVerify(s, ctx, l, account, p, destination);
+  if (r.reason === 'gone') return showPhoneVerify(s, ctx, l, account, destination);
   const failure = resendFailure(r);
   return renderPhoneAgain(s, ctx, l, account, destination, { code: failure.message }, failure.status);
 }
