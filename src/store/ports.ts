@@ -227,3 +227,19 @@ export class StoreConflictError extends Error {
     this.name = 'StoreConflictError';
   }
 }
+
+/**
+ * The store can't be reached or written right now (disk full or read-only, file gone, MongoDB unreachable
+ * or timing out). Adapters throw this (with the original error as `cause`) instead of the driver's error so
+ * the HTTP layer answers 503 with Retry-After (`temporarily_unavailable` to OAuth clients) rather than 500,
+ * and so it can be counted and logged as one kind of failure. Not for bad input or conflicts.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
