@@ -51,12 +51,17 @@ export class CommandCounter {
     // A write handed to the driver without waiting for it gets its 'started' a tick or two later.
     await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 200 && this.pending() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    return this.seen.slice(from).filter((c) => !IGNORED.has(c.name));
+    return this.seen.slice(from).filter((c) => !background(c));
   }
 }
 
-/** Not store work of a request: the readiness watch and the driver's session housekeeping. */
+/** Not store work of a request: the readiness watch, the driver's session housekeeping, the minute's purge. */
 const IGNORED = new Set(['hello', 'isMaster', 'ismaster', 'endSessions', 'ping']);
+function background(c: SeenCommand): boolean {
+  if (IGNORED.has(c.name)) return true;
+  const deletes = c.name === 'delete' ? (c.command.deletes as Array<{ q: Record<string, unknown> }>) : [];
+  return deletes.length > 0 && deletes.every((d) => 'expiresAt' in d.q || 'expire' in d.q);
+}
 
 /** "find clients", "update oidc", ... counted: { 'find oidc': 2, 'update oidc': 1 }. */
 export function tally(commands: SeenCommand[]): Record<string, number> {
