@@ -183,8 +183,8 @@ async function memory(t: Target_): Promise<Memory> {
 }
 
 /**
- * The MongoDB cost pass on a fresh Tessera started with the command probe (monitoring costs a little, so
- * never on a server whose speed is measured). `where` says which MongoDB, for the report.
+ * The MongoDB cost pass on a fresh Tessera (its own database under `base`) started with the command probe:
+ * monitoring costs a little, so never on a server whose speed is measured.
  */
 async function costPass(base: string): Promise<CostRow[]> {
   const uri = benchMongoUri(base);

@@ -57,10 +57,11 @@ const exchange = ({ code, verifier }: { code: string; verifier: string }) =>
   post('/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, basic(web));
 
 async function tokens() {
-  const t = await exchange(await authorizationCode());
-  return { access: t.access_token, refresh: t.refresh_token };
+  const body = await exchange(await authorizationCode());
+  return { access: body.access_token, refresh: body.refresh_token };
 }
 
+/** COST_DEBUG=1 prints each request's commands (to see which ones a changed count added). */
 function show(label: string, cmds: SeenCommand[]) {
   if (!process.env.COST_DEBUG) return;
   process.stdout.write(`\n${label}: ${JSON.stringify(tally(cmds))}\n`);

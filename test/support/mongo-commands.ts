@@ -45,13 +45,21 @@ export class CommandCounter {
    * `hello`) is left out by name.
    */
   async during(fn: () => Promise<unknown>): Promise<SeenCommand[]> {
+    await this.settle(); // what earlier requests left unanswered is theirs
     const from = this.seen.length;
     await fn();
-    for (let i = 0; i < 200 && this.pending() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    // A write handed to the driver without waiting for it gets its 'started' a tick or two later.
-    await new Promise((r) => setImmediate(r));
-    for (let i = 0; i < 200 && this.pending() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await this.settle();
     return this.seen.slice(from).filter((c) => !background(c));
+  }
+
+  /** Until every command sent was answered; a write handed to the driver without waiting starts a moment later. */
+  private async settle(): Promise<void> {
+    const drained = async () => {
+      for (let i = 0; i < 1000 && this.pending() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await drained();
+    await new Promise((r) => setTimeout(r, 20));
+    await drained();
   }
 }
 

@@ -20,14 +20,14 @@ export interface MongoCommandMessage {
 const channel = diagnostics.channel(MONGO_COMMAND_CHANNEL);
 
 /** Driver options for a new connection: command monitoring on only while someone listens. */
-export function commandMonitoring(): { monitorCommands: boolean } {
-  return { monitorCommands: channel.hasSubscribers };
+export function commandMonitoring(): { monitorCommands?: true } {
+  return channel.hasSubscribers ? { monitorCommands: true } : {};
 }
 
-/** Hands the connection's command events on to the channel (nothing when monitoring is off). */
+/** Hands the connection's command events on to the channel (nothing when nobody listens). */
 export function publishCommands(connection: Connection): void {
   const client = connection.getClient();
-  if (!client.options.monitorCommands) return;
+  if (!client.options.monitorCommands || !channel.hasSubscribers) return;
   client.on('commandStarted', (e) =>
     channel.publish({ phase: 'started', name: e.commandName, requestId: e.requestId, command: e.command } satisfies MongoCommandMessage),
   );
