@@ -14,11 +14,17 @@ export interface Endpoints {
   token: string;
   introspection: string;
   jwks: string;
+  userinfo: string;
+  /** Absent where revocation isn't enabled (the bare reference). */
+  revocation?: string;
 }
 
 export async function discover(issuer: string): Promise<Endpoints> {
   const d = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
-  return { issuer, authorization: d.authorization_endpoint, token: d.token_endpoint, introspection: d.introspection_endpoint, jwks: d.jwks_uri };
+  return {
+    issuer, authorization: d.authorization_endpoint, token: d.token_endpoint, introspection: d.introspection_endpoint, jwks: d.jwks_uri,
+    userinfo: d.userinfo_endpoint, ...(d.revocation_endpoint ? { revocation: d.revocation_endpoint } : {}),
+  };
 }
 
 export interface FlowUser {
@@ -52,6 +58,11 @@ function fail(step: string, res: Res): never {
 }
 
 export async function codeFlow(http: HttpClient, ep: Endpoints, o: FlowOptions): Promise<Tokens> {
+  return exchangeCode(http, ep, await authorizeCode(http, ep, o), o);
+}
+
+/** The browser part of the flow: sign-in pages up to the redirect back with a code. */
+export async function authorizeCode(http: HttpClient, ep: Endpoints, o: FlowOptions): Promise<string> {
   const jar = new CookieJar();
   const send = async (method: string, url: string, body?: string) => {
     const headers: Record<string, string> = { accept: 'text/html', cookie: jar.header() };
@@ -103,6 +114,11 @@ export async function codeFlow(http: HttpClient, ep: Endpoints, o: FlowOptions):
     res = await send('POST', url, form({ ...fields, _csrf: csrf }));
   }
   if (!code) throw new FlowError(`no code after 20 steps (last: HTTP ${res.status} ${url})`);
+  return code;
+}
+
+/** The relying party's part: the code exchanged at the token endpoint. */
+export async function exchangeCode(http: HttpClient, ep: Endpoints, code: string, o: Pick<FlowOptions, 'offline'>): Promise<Tokens> {
   const tok = await http.request('POST', ep.token, { authorization: WEB_AUTH, 'content-type': 'application/x-www-form-urlencoded' }, form({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI }));
   if (tok.status !== 200) fail('token', tok);
   const tokens = JSON.parse(tok.body) as Tokens;

@@ -2,6 +2,7 @@
 // bench/results/ and a comparison with the previous file.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { CostRow } from './cost.ts';
 
 export interface Row {
   round: number;
@@ -60,6 +61,8 @@ export interface Results {
   summary: Summary[];
   memory: Memory[];
   targets: Target[];
+  /** With MONGODB_URI: store commands per operation (bench/cost.ts). */
+  mongoCost?: CostRow[];
 }
 
 export const median = (xs: number[]) => {

@@ -3,7 +3,12 @@
 // This process is the load generator, pinned to core 0; servers are pinned to the other core, and get
 // both cores for the login scenarios (argon2 runs on libuv's pool: one process uses both cores).
 // BENCH_QUICK=1: short smoke run. BENCH_PROFILE=1: servers write .cpuprofile files to bench/results/profiles.
+// MongoDB cost (issue 12): with MONGODB_URI the run ends with the cost pass, store commands per operation
+// for every scenario (bench/cost.ts); BENCH_STORE=mongo runs only that pass, on MONGODB_URI or, without
+// it, on the MongoDB wire test server (test/support/mongo-test-server.ts).
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { SmtpSink } from '../test/support/smtp-sink.ts';
 import { SmsStub } from './sms-stub.ts';
 import { HttpClient } from './http.ts';
@@ -15,6 +20,8 @@ import {
 } from './servers.ts';
 import { summarize, table, memoryTable, targetsText, resultsDir, previous, save, compare, percentile, type Row, type Memory, type Target, type Results } from './report.ts';
 import { PASSWORD_USERS, SMS_USERS, TOTP_USERS, TOTP_COOLDOWN_MS, passwordEmail, smsEmail, smsPhone, totpEmail, totpSecret } from './fixtures.ts';
+import { CommandLog, mongoCost, costTable, type CostRow } from './cost.ts';
+import { startMongoTestServer } from '../test/support/mongo-test-server.ts';
 
 const QUICK = /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
 const S = QUICK
@@ -55,6 +62,10 @@ const totpUsers = (server: string) => {
 };
 const mongoBase = process.env.MONGODB_URI || null;
 const mongoUris: string[] = [];
+const STORE = (process.env.BENCH_STORE ?? '').trim().toLowerCase();
+if (STORE && STORE !== 'mongo') throw new Error(`BENCH_STORE=${STORE}: only "mongo" (the MongoDB cost pass alone) is known`);
+/** Operations per scenario in the cost pass: counts don't vary, a few show that they don't. */
+const COST_OPS = QUICK ? 3 : 6;
 
 interface Target_ { server: Server; ep: Endpoints; tessera: boolean }
 const running: Target_[] = [];
@@ -171,6 +182,36 @@ async function memory(t: Target_): Promise<Memory> {
   };
 }
 
+/**
+ * The MongoDB cost pass on a fresh Tessera (its own database under `base`) started with the command probe:
+ * monitoring costs a little, so never on a server whose speed is measured.
+ */
+async function costPass(base: string): Promise<CostRow[]> {
+  const uri = benchMongoUri(base);
+  mongoUris.push(uri);
+  // Every authenticator sign-in needs a user whose current code wasn't used yet: one per operation.
+  const t = await launch(() => startTessera({ name: 'cost-tessera-mongo', smsUrl: sms.url, smtpUrl: smtp.url, mongoUri: uri, totpUsers: COST_OPS, commandProbe: true }));
+  let pw = 0;
+  let sm = 0;
+  let tp = 0;
+  try {
+    return await mongoCost({
+      http, ep: t.ep, log: new CommandLog(t.server.commandFile!), sms, ops: COST_OPS,
+      users: {
+        password: () => ({ email: passwordEmail(pw++ % PASSWORD_USERS) }),
+        sms: () => ({ email: smsEmail(sm % SMS_USERS), phone: smsPhone(sm++ % SMS_USERS) }),
+        totp: () => ({ email: totpEmail(tp), totpSecret: totpSecret(tp++) }),
+      },
+    });
+  } finally {
+    await stopAll();
+  }
+}
+
+function costReport(rows: CostRow[], where: string): string {
+  return `MongoDB cost: store commands per operation (${where}; operations one at a time, ${COST_OPS} per scenario)\n${costTable(rows)}`;
+}
+
 function targets(summary: ReturnType<typeof summarize>, mem: Memory[]): Target[] {
   const out: Target[] = [];
   for (const server of [...new Set(summary.map((s) => s.server))].filter((s) => s !== REF)) {
@@ -194,6 +235,27 @@ function targets(summary: ReturnType<typeof summarize>, mem: Memory[]): Target[]
     if (m) out.push({ name: `idle RSS ≤ 150 MB [${server}]`, value: `${m.idleMb.toFixed(1)} MB`, goal: '≤ 150 MB', pass: m.idleMb <= 150 });
   }
   return out;
+}
+
+if (STORE === 'mongo') {
+  // The cost pass alone: counts, no throughput (the wire test server runs one command at a time).
+  const wire = mongoBase ? null : await startMongoTestServer();
+  const where = mongoBase ? 'MONGODB_URI' : 'MongoDB wire test server';
+  try {
+    log(`MongoDB cost pass on the ${where}`);
+    const rows = await costPass(mongoBase ?? wire!.uri);
+    const file = path.join(resultsDir(ROOT), `mongo-cost-${startedAt.replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(file, `${JSON.stringify({ startedAt, finishedAt: new Date().toISOString(), where, ops: COST_OPS, rows }, null, 2)}\n`);
+    process.stdout.write(`\n${costReport(rows, where)}\n\nResults: ${file}\n`);
+  } finally {
+    await stopAll();
+    for (const uri of mongoUris) await dropMongo(uri).catch((err) => log(`could not drop ${uri}: ${(err as Error).message}`));
+    await wire?.stop();
+    http.close();
+    await sms.stop();
+    await smtp.stop();
+  }
+  process.exit(0);
 }
 
 try {
@@ -226,17 +288,25 @@ try {
   }
   await stopAll();
 
+  let cost: CostRow[] | undefined;
+  if (mongoBase) {
+    log('MongoDB cost pass');
+    cost = await costPass(mongoBase);
+  }
+
   const summary = summarize(rows, REF);
   const results: Results = {
     version: 1, startedAt, finishedAt: new Date().toISOString(), quick: QUICK,
     machine: { cores: CORES, cpu: os.cpus()[0]?.model, node: process.version, pinning, loadgenCpus: LOADGEN_CPUS, serverCpus: SERVER_CPUS },
     settings: { ...S, mongo: Boolean(mongoBase) },
     rows, summary, memory: mem, targets: targets(summary, mem),
+    ...(cost ? { mongoCost: cost } : {}),
   };
   const dir = resultsDir(ROOT);
   const prev = previous(dir);
   const file = save(dir, results);
   process.stdout.write(`\n${table(summary, UNITS)}\n\n${memoryTable(mem)}\n\nTargets (issue #4):\n${targetsText(results.targets)}\n`);
+  if (cost) process.stdout.write(`\n${costReport(cost, 'MONGODB_URI')}\n`);
   if (prev) process.stdout.write(`\n${compare(prev, results)}\n`);
   process.stdout.write(`\nResults: ${file}\n`);
 } finally {

@@ -59,6 +59,8 @@ export interface Server {
   stop(): Promise<void>;
   /** Started with the heap probe (memory run): live heap after full GCs, in bytes. */
   liveHeap?(): Promise<LiveHeap>;
+  /** Started with the command probe (MongoDB cost pass): the file its store commands are logged to. */
+  commandFile?: string;
 }
 
 export interface LiveHeap {
@@ -67,6 +69,7 @@ export interface LiveHeap {
 }
 
 const HEAP_PROBE = path.join(ROOT, 'bench', 'heap-probe.mjs');
+const COMMAND_PROBE = path.join(ROOT, 'bench', 'command-probe.mjs');
 
 /** Asks a server started with the probe for a reading (SIGUSR2) and waits for its file. */
 function heapReader(pid: number, file: string): () => Promise<LiveHeap> {
@@ -86,13 +89,17 @@ function heapReader(pid: number, file: string): () => Promise<LiveHeap> {
  * BENCH_PROFILE=1 adds --cpu-prof; profiles are written when the server exits on SIGTERM. A heap probe
  * file adds --expose-gc and the probe preload (memory run).
  */
-function spawnNode(file: string, env: Record<string, string>, cpus: string, profileName?: string, heapProbeFile?: string): ChildProcess {
+function spawnNode(file: string, env: Record<string, string>, cpus: string, profileName?: string, heapProbeFile?: string, commandProbeFile?: string): ChildProcess {
   const flags = process.env.BENCH_PROFILE && profileName
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench', 'results', 'profiles', profileName)}`] // one file per thread (tsx's loader hooks run in a worker)
     : [];
   if (heapProbeFile) {
     flags.push('--expose-gc', '--import', pathToFileURL(HEAP_PROBE).href);
     env = { ...env, HEAP_PROBE_FILE: heapProbeFile };
+  }
+  if (commandProbeFile) {
+    flags.push('--import', pathToFileURL(COMMAND_PROBE).href);
+    env = { ...env, COMMAND_PROBE_FILE: commandProbeFile };
   }
   // Tessera runs as `npm start` does, compiled (dist/*.js, plain node); TypeScript files go through tsx.
   const args = file.endsWith('.js') ? [...flags, file] : [...flags, '--import', 'tsx', file];
@@ -138,6 +145,8 @@ export interface TesseraOptions {
   heapProbe?: boolean;
   /** Authenticator users to provision (bench/tessera-setup.ts BENCH_TOTP_USERS); 0 where their flow doesn't run. */
   totpUsers?: number;
+  /** For the MongoDB cost pass: start with the command probe (bench/command-probe.mjs). */
+  commandProbe?: boolean;
 }
 
 /** Seeds a fresh store (bench/tessera-setup.ts, same environment), then starts dist/main.js (`npm run build`) on it. */
@@ -174,7 +183,8 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
   }
 
   const probeFile = o.heapProbe ? path.join(dataDir, 'heap-probe.json') : undefined;
-  const child = spawnNode('dist/main.js', env, SERVER_CPUS, o.name, probeFile);
+  const commandFile = o.commandProbe ? path.join(dataDir, 'mongo-commands.log') : undefined;
+  const child = spawnNode('dist/main.js', env, SERVER_CPUS, o.name, probeFile, commandFile);
   const stop = stopper(child);
   await waitReady(o.name, issuer, child, tail(child)).catch(async (err) => {
     await stop();
@@ -184,6 +194,7 @@ export async function startTessera(o: TesseraOptions): Promise<Server & { dataDi
   return {
     name: o.name, issuer, pid: child.pid!, dataDir,
     ...(probeFile ? { liveHeap: heapReader(child.pid!, probeFile) } : {}),
+    ...(commandFile ? { commandFile } : {}),
     async stop() {
       await stop();
       fs.rmSync(dataDir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { mongoOidc } from './oidc.ts';
 import { mongoChallenges } from './challenges.ts';
 import { mongoSignIns } from './sign-ins.ts';
 import { mongoAudit, mongoKeys } from './misc.ts';
+import { commandMonitoring, publishCommands } from './commands.ts';
 
 /** One collection holds every limiter's counters (keys carry the limiter's keyPrefix). */
 export const RATE_LIMIT_COLLECTION = 'rate_limits';
@@ -20,8 +21,9 @@ export const READY_TIMEOUT_MS = 2_000;
 
 export async function openMongoStore(opts: { uri: string; readyTimeoutMs?: number }): Promise<Store> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
-  const connection = mongoose.createConnection(opts.uri, { autoIndex: true, autoCreate: true });
+  const connection = mongoose.createConnection(opts.uri, { autoIndex: true, autoCreate: true, ...commandMonitoring() });
   await connection.asPromise();
+  publishCommands(connection); // only for the bench's cost pass and the command-count test
   let models: MongoModels;
   try {
     models = await createModels(connection);

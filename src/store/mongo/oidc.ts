@@ -1,11 +1,16 @@
 import type { OidcArtifactRepo } from '../ports.ts';
 import type { MongoModels, OidcDoc } from './models.ts';
 import { OWNED_MODELS, isOwnedModel, ownersOf } from '../owners.ts';
+import { batchPerTick } from './batch.ts';
 
 const key = (model: string, id: string) => `${model}:${id}`;
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 /** Only artifacts without expiry or expiring in the future are visible: never trust the TTL monitor. */
 const live = () => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: new Date() } }] });
+type Stored = Pick<OidcDoc, '_id' | 'payload' | 'expiresAt'>;
+/** The same rule for a document read by _id alone (the filter stays the bare _id: MongoDB's fastest lookup). */
+const visible = (d: Stored | null | undefined, now: number) => (d && (!d.expiresAt || d.expiresAt.getTime() > now) ? (d.payload ?? {}) : undefined);
+type Deletion = { one: string } | { grantId: string };
 
 function owned(model: string, doc: Record<string, unknown>) {
   const { accountIds, sessionUid } = ownersOf(model, doc);
@@ -18,6 +23,33 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
     const d = await Oidc.findOne({ ...filter, ...live() }, { payload: 1 }).lean<Pick<OidcDoc, 'payload'>>();
     return d ? (d.payload ?? {}) : undefined;
   };
+  // Lookups by _id in one synchronous run: one find (batch.ts). Each caller gets its own payload object.
+  const byId = batchPerTick(
+    (id: string) => id,
+    async (ids: string[]) => {
+      const projection = { payload: 1, expiresAt: 1 };
+      if (ids.length === 1) return [visible(await Oidc.findOne({ _id: ids[0] }, projection).lean<Stored>(), Date.now())];
+      const docs = new Map((await Oidc.find({ _id: { $in: ids } }, projection).lean<Stored[]>()).map((d) => [d._id, d]));
+      const now = Date.now();
+      return ids.map((id) => visible(docs.get(id), now));
+    },
+    { copy: (payload) => (payload ? structuredClone(payload) : payload) },
+  );
+  // Deletions in one synchronous run (a revoked grant: the token, the grant, what it issued): one delete
+  // command with a statement each; the same revokeByGrantId from several token models is one statement.
+  const deletion = batchPerTick(
+    (d: Deletion) => ('one' in d ? `one:${d.one}` : `grant:${d.grantId}`),
+    async (ds: Deletion[]) => {
+      const statement = (d: Deletion) => ('one' in d ? { deleteOne: { filter: { _id: d.one } } } : { deleteMany: { filter: { grantId: d.grantId } } });
+      if (ds.length === 1) {
+        const d = ds[0];
+        await ('one' in d ? Oidc.deleteOne({ _id: d.one }) : Oidc.deleteMany({ grantId: d.grantId }));
+      } else {
+        await Oidc.bulkWrite(ds.map(statement), { ordered: false });
+      }
+      return ds.map(() => undefined);
+    },
+  );
   return {
     async upsert(model, id, payload, expiresAt) {
       // A JSON round trip gives the same document both adapters keep (no undefined, no class instances).
@@ -39,8 +71,8 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
         { upsert: true },
       );
     },
-    async find(model, id) {
-      return first({ _id: key(model, id) });
+    find(model, id) {
+      return byId(key(model, id));
     },
     async findByUid(model, uid) {
       return first({ model, uid });
@@ -51,11 +83,11 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
     async consume(model, id) {
       await Oidc.updateOne({ _id: key(model, id) }, { $set: { 'payload.consumed': Math.floor(Date.now() / 1000) } });
     },
-    async destroy(model, id) {
-      await Oidc.deleteOne({ _id: key(model, id) });
+    destroy(model, id) {
+      return deletion({ one: key(model, id) });
     },
-    async revokeByGrantId(grantId) {
-      await Oidc.deleteMany({ grantId });
+    revokeByGrantId(grantId) {
+      return deletion({ grantId });
     },
     async revokeAccount(accountId, opts = {}) {
       const keep = opts.keepSessionUid;
