@@ -107,7 +107,14 @@ function instrumentRepo<T extends object>(name: string, repo: T, metrics: Metric
       out[key] = (...args: unknown[]) => timedCall(fn, repo, args, m, always);
       continue;
     }
-    const onError = (err: unknown) => m.error(err, errorKind(err));
+    // A side reaction: were it to throw, its promise would be an unhandled rejection.
+    const onError = (err: unknown) => {
+      try {
+        m.error(err, errorKind(err));
+      } catch {
+        // counting never fails a request
+      }
+    };
     let calls = 0;
     out[key] = (...args: unknown[]) => {
       if (++calls < sampleEvery) return countedCall(fn, repo, args, onError);
