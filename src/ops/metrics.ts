@@ -103,7 +103,7 @@ export class Metrics implements CodeMetrics {
     this.codeFailures = new Counter({ name: 'tessera_code_delivery_failures_total', help: 'Code sends the SMS or mail provider failed or timed out on, by channel', labelNames: ['channel'], registers });
     this.storeDuration = new Histogram({
       name: 'tessera_store_operation_duration_seconds',
-      help: 'Store operation latency, by operation; the token path\'s operations are timed on one call in STORE_SAMPLE_EVERY',
+      help: 'Store operation latency, by operation (operations of the token path: one call in 16 timed)',
       labelNames: ['op'], buckets: STORE_BUCKETS, registers,
     });
     this.storeErrors = new Counter({
