@@ -32,6 +32,10 @@ import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
 import { AllowedHosts } from './http/hosts.ts';
 import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
+import { METRICS_PATH, HttpMetrics, metricsRoute } from './http/metrics.ts';
+import { Metrics } from './ops/metrics.ts';
+import { instrumentStore } from './ops/store-metrics.ts';
+import { watchProviderErrors } from './oidc/events.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
 import { publicRouter } from './accounts/routes.ts';
@@ -71,7 +75,11 @@ export async function buildCore(config: Config, opts: { store?: Store; log?: Log
 }
 
 export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
-  const { log, store, keys, box } = await buildCore(config, opts);
+  const core = await buildCore(config, opts);
+  const { log, keys, box } = core;
+  // Store operations are measured only when /metrics is served (src/ops/store-metrics.ts).
+  const metrics = new Metrics();
+  const store = config.metrics.enabled ? instrumentStore(core.store, metrics) : core.store;
   await store.claimForServer();
   const outbox = config.devOutbox
     ? new DevOutbox((m) => log.info({ event: 'dev.outbox', channel: m.channel, to: m.to, text: m.text }, `dev outbox: ${m.channel} to ${m.to}`))
@@ -100,8 +108,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     },
   };
   const provider = createProvider({ config, store, keys, box, acr, pages });
+  watchProviderErrors(provider, log, metrics);
   const smsGuard = new SmsGuard(store, config.sms.limits);
-  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit });
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics });
   const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });
   setHashConcurrency(config.limits.passwordHashConcurrency);
   const loginGuard = new LoginGuard(store, config.login);
@@ -109,7 +118,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const accounts = new AccountService({ store, config, loginGuard, unlock });
   const recovery = new RecoveryCodes(store, box);
   const services: Services = {
-    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, rememberKey: keys.cookieKeys[0],
+    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, metrics, rememberKey: keys.cookieKeys[0],
     accounts,
     unlock,
     guards: new FormGuard(store, config.limits),
@@ -130,7 +139,8 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   app.proxy = proxies.any;
   // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
   // the embedded store commits concurrent requests' writes together meanwhile.
-  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn) });
+  const httpMetrics = config.metrics.enabled ? new HttpMetrics(metrics) : null;
+  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn), metrics: httpMetrics });
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys[0]);
   const forms: Koa.Middleware = async (ctx, next) => {
@@ -161,6 +171,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const readiness = new Readiness({ store, log, keysLoaded: () => keys.jwks.keys.length > 0 });
   readiness.startWatch();
   const health = compose([common, healthRoutes(readiness)] as Koa.Middleware[]);
+  // /metrics: like the health endpoints, past pages, CSRF and the provider; who may scrape: src/http/metrics.ts.
+  if (config.metrics.enabled) metrics.collectProcessMetrics();
+  const scrape = config.metrics.enabled ? compose([common, metricsRoute({ metrics, token: config.metrics.token })] as Koa.Middleware[]) : null;
   // One frame in front of both chains: forwarded headers per TRUSTED_PROXIES, then the host check, which
   // answers a foreign Host before discovery or any page could put it in a URL.
   // Discovery gets Cache-Control: no-cache: relying parties cache it on their own terms anyway, and a
@@ -174,9 +187,11 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     if (!hosts.allows(ctx) || !hosts.originForm(ctx)) {
       hosts.refuse(ctx);
       accessLog(log, ctx, id);
+      httpMetrics?.observe(ctx);
       return;
     }
     if (HEALTH_PATHS.has(ctx.path)) return health(ctx, next);
+    if (scrape && ctx.path === METRICS_PATH) return scrape(ctx, next);
     if (isPagePath(ctx.path)) return pageChain(ctx, next);
     return protocol(ctx, next);
   });

@@ -50,6 +50,14 @@ export const ConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut (src/http/drain.ts).
     shutdownGraceSeconds: z.number().int().min(0).max(3600).default(10),
+    // GET /metrics (src/http/metrics.ts): METRICS=off turns it off; with METRICS_TOKEN a scrape must send
+    // it as a bearer token, without it only this machine may scrape.
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        token: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').regex(/^\S+$/, 'METRICS_TOKEN must not contain spaces').nullable().default(null),
+      })
+      .default({ enabled: true, token: null }),
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
@@ -178,6 +186,8 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ALLOWED_HOSTS: ['allowedHosts', (v) => list(v.toLowerCase())],
   LOG_LEVEL: ['logLevel', String],
   SHUTDOWN_GRACE_SECONDS: ['shutdownGraceSeconds', int],
+  METRICS: ['metrics.enabled', bool],
+  METRICS_TOKEN: ['metrics.token', String],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],

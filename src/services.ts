@@ -15,6 +15,7 @@ import type { FormGuard } from './guard/limits.ts';
 import type { AccountUnlock } from './guard/unlock.ts';
 import type { SecurityNotices } from './notify/notices.ts';
 import type { FactorRegistry } from './factors/registry.ts';
+import type { Metrics } from './ops/metrics.ts';
 
 export interface Services {
   config: Config;
@@ -34,6 +35,8 @@ export interface Services {
   unlock: AccountUnlock;
   notices: SecurityNotices;
   factors: FactorRegistry;
+  /** Prometheus counters (sign-ins, codes, ...), served at /metrics. */
+  metrics: Metrics;
   /** HMAC key of the remember-this-browser cookie. */
   rememberKey: string;
   audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;

@@ -12,6 +12,7 @@ import { smsText, emailMessage } from '../notify/templates.ts';
 import { smsRefusal } from '../accounts/phone.ts';
 import { CodeGuard, type SmsGuard, type EmailGuard } from '../guard/limits.ts';
 import { SecretBox, constantTimeEqual, numericCode, randomId } from '../secrets.ts';
+import type { CodeMetrics } from '../ops/metrics.ts';
 
 export interface StartRequest {
   purpose: ChallengePurpose;
@@ -71,6 +72,8 @@ export class ChallengeEngine {
       config: Config;
       log: Logger;
       audit: Audit;
+      /** Codes sent, refused (by rule) and failed, for /metrics. */
+      metrics?: CodeMetrics;
     },
   ) {}
 
@@ -206,7 +209,10 @@ export class ChallengeEngine {
     const open = await this.deps.store.challenges.findActive(req.accountId, req.purpose, context);
     if (open) return { state: 'open' };
     const verdict = await this.deps.emailGuard.allow({ to: req.destination, accountId: req.accountId, ip: req.ip });
-    if (!verdict.ok) return { state: 'refused', rule: verdict.reason };
+    if (!verdict.ok) {
+      this.deps.metrics?.codeRefused('email', verdict.reason);
+      return { state: 'refused', rule: verdict.reason };
+    }
     const now = new Date();
     const challenge: ChallengeRecord = {
       id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: 'email', destination: req.destination,
@@ -227,6 +233,7 @@ export class ChallengeEngine {
     // Its first code is still on its way (start() marks it sent once delivered): as good as just sent.
     const wait = c.lastSentAt ? this.cooldownLeft(c) : this.deps.config.sms.limits.cooldownSeconds;
     if (wait > 0) {
+      this.deps.metrics?.codeRefused(c.channel, 'cooldown');
       await this.deps.audit('code.resend_refused', c.accountId, req.ip, { purpose: c.purpose, reason: 'cooldown' });
       return { ok: false, reason: 'cooldown', retryAfterSeconds: wait };
     }
@@ -277,16 +284,18 @@ export class ChallengeEngine {
     req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
     const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
-    const { audit } = this.deps;
+    const { audit, metrics } = this.deps;
     if (c.channel === 'sms') {
       // Toll fraud: a costly or non-SMS range is never texted, whichever path stored or typed the number.
       const refused = smsRefusal(c.destination, this.deps.config.sms.deniedPrefixes);
       if (refused) {
+        metrics?.codeRefused('sms', refused);
         await audit('sms.refused', c.accountId, req.ip, { rule: refused, purpose: c.purpose });
         return { ok: false, reason: 'delivery_failed' };
       }
       const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
       if (!verdict.ok) {
+        metrics?.codeRefused('sms', verdict.reason);
         await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
         return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
       }
@@ -294,15 +303,18 @@ export class ChallengeEngine {
         await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
       } catch (err) {
         const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
+        metrics?.codeDeliveryFailed('sms');
         this.deps.log.warn({ event: 'sms.delivery_failed', purpose: c.purpose, detail }, 'SMS could not be sent');
         await audit('sms.delivery_failed', c.accountId, req.ip, { purpose: c.purpose, detail });
         return { ok: false, reason: 'delivery_failed' };
       }
+      metrics?.codeSent('sms', c.purpose);
       await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
       return { ok: true };
     }
     const verdict = req.ownBudget ? ({ ok: true } as const) : await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
     if (!verdict.ok) {
+      metrics?.codeRefused('email', verdict.reason);
       await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
@@ -315,8 +327,10 @@ export class ChallengeEngine {
     const msg = req.notice ?? emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
     try {
       await this.deps.mail.send({ to: c.destination, ...msg });
+      this.deps.metrics?.codeSent('email', c.purpose);
       return true;
     } catch (err) {
+      this.deps.metrics?.codeDeliveryFailed('email');
       this.deps.log.warn({ event: 'mail.delivery_failed', purpose: c.purpose, detail: (err as Error).message }, 'mail could not be sent');
       return false;
     }

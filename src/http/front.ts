@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { errorPage, notFoundPage } from './errors.ts';
 import { setSecurityHeaders } from './security.ts';
 import { accessLog } from './ops.ts';
+import type { HttpMetrics } from './metrics.ts';
 
 export interface FrontOptions {
   hsts: boolean;
@@ -14,9 +15,11 @@ export interface FrontOptions {
   log: Logger;
   /** Runs the rest of the request and resolves once the writes it made are durable (the store port). */
   durably: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Counts and times each answered request (null: /metrics is off). */
+  metrics: HttpMetrics | null;
 }
 
-export function front({ hsts, render, log, durably }: FrontOptions): Middleware {
+export function front({ hsts, render, log, durably, metrics }: FrontOptions): Middleware {
   const headers = { hsts };
   return async (ctx, next) => {
     try {
@@ -29,5 +32,6 @@ export function front({ hsts, render, log, durably }: FrontOptions): Middleware 
     // Discovery: relying parties cache it on their own terms; a shared cache in front must ask again.
     if (ctx.status === 200 && ctx.path.startsWith('/.well-known/') && !ctx.response.get('Cache-Control')) ctx.set('Cache-Control', 'no-cache');
     accessLog(log, ctx);
+    metrics?.observe(ctx);
   };
 }

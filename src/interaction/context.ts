@@ -132,6 +132,7 @@ export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: Login
   const ts = methods[AMR.password] ?? now;
   await clearProgress(s.store, l.uid);
   await s.audit('login.succeeded', p.accountId, clientIp(ctx), { client: l.client.id, acr, amr });
+  s.metrics.signInCompleted(amr);
   await finishInteraction(s, ctx, { login: { accountId: p.accountId, acr, amr, remember: true, ts }, tessera: { methods } }, { mergeWithLastSubmission: false });
 }
 

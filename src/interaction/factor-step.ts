@@ -80,6 +80,7 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
   const factor = s.factors.get(type as FactorType);
   const words = factor.words;
   const checked = await factor.verify(account, field(ctx, words.field, 40), ctxOf(ctx, l));
+  s.metrics.signInStep(factor.amr, checked.ok ? 'success' : checked.status === 429 ? 'throttled' : 'failure');
   if (!checked.ok) {
     await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: factor.type, client: l.client.id });
     // The same step again, the error next to the field that was used (a recovery code's inside its open section).

@@ -67,6 +67,7 @@ export async function submitPassword(s: Services, ctx: Context) {
     return render({ ...(!email && { email: 'Enter your email address.' }), ...(!password && { password: 'Enter your password.' }) }, 400);
   }
   const result = await s.accounts.signIn(email, password, clientIp(ctx));
+  s.metrics.signInStep(AMR.password, result.ok ? 'success' : result.reason === 'throttled' ? 'throttled' : 'failure');
   if (!result.ok) {
     await s.audit('login.failed', null, clientIp(ctx), { reason: result.reason });
     if (result.reason === 'throttled') {

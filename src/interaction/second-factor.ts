@@ -167,6 +167,7 @@ async function renderPhoneAgain(s: Services, ctx: Context, l: Loaded, account: A
 export async function submitPhoneCode(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, destination: string) {
   const open = await s.store.challenges.findActive(account.id, 'phone-verify', l.uid);
   const result = open && open.destination === destination ? await s.challenges.verify(open.id, field(ctx, 'code', 20)) : ({ ok: false, reason: 'unknown' } as const);
+  s.metrics.signInStep(AMR.sms, result.ok ? 'success' : result.reason === 'locked' ? 'throttled' : 'failure');
   if (!result.ok) {
     await s.audit('mfa.failed', account.id, clientIp(ctx), { factor: 'sms', reason: result.reason, inline: true });
     return renderPhoneAgain(s, ctx, l, account, destination, { code: verifyFailure(result) }, 400);

@@ -11,6 +11,8 @@ import mongoose from 'mongoose';
 import { StoreConflictError, type AccountRecord, type ChallengeRecord, type FactorRecord, type Store } from '../../src/store/ports.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { openMongoStore } from '../../src/store/mongo/index.ts';
+import { instrumentStore } from '../../src/ops/store-metrics.ts';
+import { Metrics } from '../../src/ops/metrics.ts';
 import { factorData, factorOf, newFactor } from '../../src/factors/records.ts';
 import {
   dropMongoDatabase,
@@ -837,6 +839,24 @@ function withSqliteFile<T>(store: Store, fn: (db: InstanceType<typeof Database>)
     db.close();
   }
 }
+const sqliteRawAccess: Omit<RawAccess, 'reopen'> = {
+  async insertLegacyAccount(store, d) {
+    // The row as the version before factor records wrote it: Dates as {"$date": ms} in the JSON document.
+    const doc = { ...d, createdAt: { $date: d.createdAt.getTime() }, updatedAt: { $date: d.updatedAt.getTime() } };
+    withSqliteFile(store, (db) =>
+      db.prepare('INSERT INTO accounts (id, email, created_at, doc) VALUES (?, ?, ?, ?)').run(d.id, d.email, d.createdAt.getTime(), JSON.stringify(doc)),
+    );
+  },
+  async storedAccount(store, id) {
+    const row = withSqliteFile(store, (db) => db.prepare('SELECT doc FROM accounts WHERE id = ?').get(id)) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as Record<string, unknown>) : null;
+  },
+};
+const sqliteCleanup = async (store: Store) => {
+  await store.close();
+  fs.rmSync(sqliteDirs.get(store)!, { recursive: true, force: true });
+  sqliteDirs.delete(store);
+};
 describeStoreContract(
   'sqlite',
   async () => {
@@ -845,26 +865,30 @@ describeStoreContract(
     sqliteDirs.set(store, dir);
     return store;
   },
-  async (store) => {
-    await store.close();
-    fs.rmSync(sqliteDirs.get(store)!, { recursive: true, force: true });
-    sqliteDirs.delete(store);
-  },
+  sqliteCleanup,
   sqliteReopen,
-  {
-    async insertLegacyAccount(store, d) {
-      // The row as the version before factor records wrote it: Dates as {"$date": ms} in the JSON document.
-      const doc = { ...d, createdAt: { $date: d.createdAt.getTime() }, updatedAt: { $date: d.updatedAt.getTime() } };
-      withSqliteFile(store, (db) =>
-        db.prepare('INSERT INTO accounts (id, email, created_at, doc) VALUES (?, ?, ?, ?)').run(d.id, d.email, d.createdAt.getTime(), JSON.stringify(doc)),
-      );
-    },
-    async storedAccount(store, id) {
-      const row = withSqliteFile(store, (db) => db.prepare('SELECT doc FROM accounts WHERE id = ?').get(id)) as { doc: string } | undefined;
-      return row ? (JSON.parse(row.doc) as Record<string, unknown>) : null;
-    },
-    reopen: sqliteReopen,
-  },
+  { ...sqliteRawAccess, reopen: sqliteReopen },
+);
+
+// The same contract through the wrapper that measures store operations for /metrics
+// (src/ops/store-metrics.ts), timing every other token-path call so both of its paths run.
+const measured = async (dir: string) => {
+  const store = instrumentStore(await openSqliteStore({ file: path.join(dir, 'tessera.db') }), new Metrics(), 2);
+  sqliteDirs.set(store, dir);
+  return store;
+};
+const measuredReopen = async (store: Store) => {
+  const dir = sqliteDirs.get(store)!;
+  await store.close();
+  sqliteDirs.delete(store);
+  return measured(dir);
+};
+describeStoreContract(
+  'sqlite, measured for /metrics',
+  () => measured(fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-store-'))),
+  sqliteCleanup,
+  measuredReopen,
+  { ...sqliteRawAccess, reopen: measuredReopen },
 );
 
 describe('mongo (wire test server unless MONGODB_URI is set)', () => {
