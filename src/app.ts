@@ -34,6 +34,7 @@ import { AllowedHosts } from './http/hosts.ts';
 import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
+import { recordBrowserSightings } from './account/devices.ts';
 import { publicRouter } from './accounts/routes.ts';
 import { unlockRouter } from './accounts/unlock-routes.ts';
 import { ensureAccountClient } from './account/client.ts';
@@ -117,6 +118,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     factors: createFactorRegistry({ store, box, challenges, accounts, recovery, issuerLabel: new URL(config.issuer).host }),
   };
 
+  recordBrowserSightings(services, provider);
   await ensureAccountClient(store, config.issuer);
   await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 
