@@ -38,6 +38,7 @@ import { instrumentStore } from './ops/store-metrics.ts';
 import { watchProviderErrors } from './oidc/events.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
+import { recordBrowserSightings } from './account/devices.ts';
 import { publicRouter } from './accounts/routes.ts';
 import { unlockRouter } from './accounts/unlock-routes.ts';
 import { ensureAccountClient } from './account/client.ts';
@@ -126,6 +127,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     factors: createFactorRegistry({ store, box, challenges, accounts, recovery, issuerLabel: new URL(config.issuer).host }),
   };
 
+  recordBrowserSightings(services, provider);
   await ensureAccountClient(store, config.issuer);
   await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 

@@ -13,6 +13,9 @@ import { FieldErrors } from '../accounts/service.ts';
 import { reauthRoutes, hasFreshProof, proofUrl, sessionUid } from './reauth.ts';
 import { factorRoutes, factorOverview, FACTOR_NOTICES } from './factors.ts';
 import { passwordReplaced } from '../accounts/credentials.ts';
+import { appRoutes } from './apps.ts';
+import { deviceRoutes, DEVICE_NOTICES } from './devices.ts';
+import { removeAccount } from '../accounts/removal.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
 
@@ -134,6 +137,21 @@ export function accountRouter(s: Services): Router {
   }));
 
   factorRoutes(s, r, { withAccount, withProof, overview });
+  appRoutes(s, r, { withAccount });
+  deviceRoutes(s, r, { withAccount });
+
+  // ---- delete the account: fresh proof, then a confirmation naming the address ----
+  r.get('/delete', withProof('/account/delete', (ctx, a) => s.render(ctx, 'account/delete', { account: a, values: {} })));
+  r.post('/delete', withProof('/account/delete', async (ctx, a) => {
+    const typed = field(ctx, 'confirm_email', 320).trim().toLowerCase();
+    if (typed !== a.email)
+      return s.render(ctx, 'account/delete', { account: a, values: { confirm_email: typed }, errors: { confirm_email: 'Type your email address exactly as shown to confirm.' } }, 400);
+    // Audited first: the record must exist even if something below fails halfway.
+    await s.audit('account.deleted', a.id, clientIp(ctx), { email: a.email, by: 'self' });
+    await removeAccount(s.store, a.id);
+    await s.notices.accountDeleted(a, clientIp(ctx));
+    s.render(ctx, 'message', { title: 'Your account was deleted', message: 'You were signed out everywhere, and the apps you used with it lost access. We sent a confirmation to your email address.' });
+  }));
 
   // ---- profile and password ----
   r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
@@ -166,6 +184,7 @@ export function accountRouter(s: Services): Router {
 
 const NOTICES: Record<string, string> = {
   ...FACTOR_NOTICES,
+  ...DEVICE_NOTICES,
   phone: 'Your phone number is verified.',
   profile: 'Your name was saved.',
   password: 'Your password was changed.',

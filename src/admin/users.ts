@@ -1,5 +1,6 @@
 // User provisioning for admins (CLI): the same validation as registration, plus fields only an admin
 // may set (email_verified, phone_number_verified, mfa) for migrations.
+import { removeAccount } from '../accounts/removal.ts';
 import { z } from 'zod';
 import type { AccountPatch, AccountRecord, Store } from '../store/ports.ts';
 import type { SecretBox } from '../secrets.ts';
@@ -203,6 +204,7 @@ export class UserAdmin {
 
   async delete(idOrEmail: string) {
     const a = await this.find(idOrEmail);
-    await this.store.accounts.delete(a.id);
+    const ended = await removeAccount(this.store, a.id);
+    await this.store.audit.record({ type: 'admin.user_deleted', accountId: a.id, ip: null, detail: { via: 'cli', email: a.email, ...ended } });
   }
 }

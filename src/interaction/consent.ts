@@ -13,9 +13,12 @@ const SCOPE_TEXT: Record<string, string> = {
   offline_access: 'Stay signed in to the app when you’re away (refresh tokens)',
 };
 
+/** A scope in words a person understands (the consent page, /account/apps). */
+export const scopeWords = (scope: string) => SCOPE_TEXT[scope] ?? scope;
+
 export async function showConsent(s: Services, ctx: Context, l: Loaded) {
   const details = l.details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
-  const scopes = (details.missingOIDCScope ?? []).map((sc) => SCOPE_TEXT[sc] ?? sc);
+  const scopes = (details.missingOIDCScope ?? []).map(scopeWords);
   const account = l.details.session?.accountId ? await s.store.accounts.findById(l.details.session.accountId) : null;
   s.render(ctx, 'interaction/consent', pageLocals(l, { scopes, claims: details.missingOIDCClaims ?? [], email: account?.email }));
 }
@@ -34,6 +37,8 @@ export async function submitConsent(s: Services, ctx: Context) {
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
   const grantId = await grant.save();
-  await s.audit('consent.granted', details.session.accountId, ctx.ip, { client: l.client.id });
+  // Remembered for the account, so another browser isn't asked again (src/oidc/provider.ts loadExistingGrant).
+  await s.store.consents.allow(details.session.accountId, l.client.id, missing.missingOIDCScope ?? [], missing.missingOIDCClaims ?? []);
+  await s.audit('consent.granted', details.session.accountId, ctx.ip, { client: l.client.id, scopes: missing.missingOIDCScope ?? [] });
   await finishInteraction(s, ctx, { consent: { grantId } }, { mergeWithLastSubmission: true });
 }

@@ -71,6 +71,17 @@ export class SecurityNotices {
     ], ip, 'factor');
   }
 
+  /** The account was deleted by its owner (signed in, with a fresh proof). */
+  async accountDeleted(account: Pick<AccountRecord, 'id' | 'email' | 'name'>, ip: string): Promise<void> {
+    await this.mail(account, 'Your account was deleted', [
+      `Hello ${account.name},`,
+      '',
+      `Your account at ${this.host} was deleted: you were signed out everywhere, and apps you used with it lost access.`,
+      '',
+      'If this wasn’t you, contact the administrator of this service at once.',
+    ], ip, 'account-deleted');
+  }
+
   private async mail(account: Pick<AccountRecord, 'id' | 'email'>, subject: string, lines: string[], ip: string, about: string) {
     try {
       await this.deps.mail.send({ to: account.email, subject, text: lines.join('\n') });

@@ -107,6 +107,18 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
         const grant = await oidc.provider.Grant.find(grantId);
         if (grant) return grant;
       }
+      // Consent is remembered per account and client, not per browser session: what the user allowed
+      // this app before (ConsentRepo) becomes this session's grant, and only scopes beyond it are asked.
+      const accountId = oidc.session?.accountId;
+      if (oidc.client && accountId && clientMeta(oidc.client)[FIRST_PARTY] !== true) {
+        const allowed = await store.consents.find(accountId, oidc.client.clientId);
+        if (!allowed || !allowed.scopes.length) return undefined;
+        const grant = new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId });
+        grant.addOIDCScope(allowed.scopes.join(' '));
+        if (allowed.claims.length) grant.addOIDCClaims(allowed.claims);
+        await grant.save();
+        return grant;
+      }
       if (oidc.client && clientMeta(oidc.client)[FIRST_PARTY] === true && oidc.session?.accountId) {
         const grant = new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId: oidc.session.accountId });
         grant.addOIDCScope(String(oidc.params?.scope ?? 'openid'));

@@ -95,6 +95,11 @@ export interface OidcArtifactRepo {
    */
   revokeAccount(accountId: string, opts?: { keepSessionUid?: string }): Promise<{ sessions: number; grants: number }>;
   /**
+   * Current (unexpired) Sessions or Grants of one account, as payloads (/account's signed-in devices and
+   * connected apps). Interactions aren't listed.
+   */
+  findByAccount(model: 'Session' | 'Grant', accountId: string): Promise<Record<string, unknown>[]>;
+  /**
    * Runs `fn` (one HTTP request) so that its writes above don't each wait for the disk: the result
    * settles once every write made inside `fn` is durable, and rejects if one of them failed. The
    * embedded store commits concurrent requests' writes together; where each write is durable on its
@@ -162,6 +167,60 @@ export interface SignInRepo {
   deleteForAccount(accountId: string): Promise<number>;
 }
 
+/**
+ * What a user allowed a client (relying party) to have: remembered per account and client, not per
+ * browser session, so a new browser isn't asked again for scopes already allowed (until the user revokes
+ * the app on /account/apps or the app asks for more).
+ */
+export interface ConsentRecord {
+  accountId: string;
+  clientId: string;
+  scopes: string[];
+  claims: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ConsentRepo {
+  find(accountId: string, clientId: string): Promise<ConsentRecord | null>;
+  /** Adds scopes and claims to what the account allowed the client (creating the record); returns it. */
+  allow(accountId: string, clientId: string, scopes: string[], claims: string[]): Promise<ConsentRecord>;
+  /** Newest first. */
+  listForAccount(accountId: string): Promise<ConsentRecord[]>;
+  /** True when there was something to forget. */
+  revoke(accountId: string, clientId: string): Promise<boolean>;
+  /** Account deletion: returns how many. */
+  deleteForAccount(accountId: string): Promise<number>;
+}
+
+/**
+ * Browsers an account is signed in on (kind 'session', id = the oidc-provider session uid) and browsers
+ * remembered to skip the second step (kind 'remembered', id = the random id in the remember cookie): what
+ * /account shows under "Signed-in devices" (user agent, IP, first and last seen).
+ */
+export interface BrowserRecord {
+  id: string;
+  accountId: string;
+  kind: 'session' | 'remembered';
+  userAgent: string;
+  ip: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+}
+
+export interface BrowserRepo {
+  /** Inserts or refreshes (lastSeenAt, userAgent, ip, expiresAt); createdAt stays the first one's. */
+  seen(record: BrowserRecord): Promise<void>;
+  /** Undefined when unknown or expired. */
+  find(id: string): Promise<BrowserRecord | undefined>;
+  /** Unexpired, newest seen first. */
+  listForAccount(accountId: string, kind: BrowserRecord['kind']): Promise<BrowserRecord[]>;
+  delete(id: string): Promise<void>;
+  /** Returns how many; without `kind`, both kinds. */
+  deleteForAccount(accountId: string, kind?: BrowserRecord['kind']): Promise<number>;
+}
+
 export interface KeyRepo {
   /**
    * Returns the value stored under `name`, creating it with `create()` when absent. Safe when several
@@ -198,6 +257,8 @@ export interface Store {
   oidc: OidcArtifactRepo;
   challenges: ChallengeRepo;
   signIns: SignInRepo;
+  consents: ConsentRepo;
+  browsers: BrowserRepo;
   keys: KeyRepo;
   audit: AuditRepo;
   /** A rate-limiter-flexible limiter whose counters live in this store (shared by all instances). */

@@ -525,6 +525,25 @@ function describeStoreContract(
         expect(await store.oidc.find('Session', 's-1')).toEqual({ uid: 'u' });
       });
 
+      it('findByAccount lists one account\'s current sessions or grants, nobody else\'s, nothing expired', async () => {
+        const put = (model: string, id: string, p: Record<string, unknown>, exp: Date | null = fromNow(HOUR)) => store.oidc.upsert(model, id, { jti: id, ...p }, exp);
+        await Promise.all([
+          put('Session', 's-1', { uid: 'b-1', accountId: 'acct-l', loginTs: 1 }),
+          put('Session', 's-2', { uid: 'b-2', accountId: 'acct-l', loginTs: 2 }),
+          put('Session', 's-old', { uid: 'b-old', accountId: 'acct-l' }, ago(1000)),
+          put('Session', 's-x', { uid: 'b-x', accountId: 'acct-other' }),
+          put('Grant', 'g-1', { accountId: 'acct-l', clientId: 'rp' }, null),
+          put('Grant', 'g-x', { accountId: 'acct-other', clientId: 'rp' }),
+          put('AccessToken', 'at-1', { accountId: 'acct-l', grantId: 'g-1' }),
+        ]);
+        const uids = (await store.oidc.findByAccount('Session', 'acct-l')).map((p) => p.uid).sort();
+        expect(uids).toEqual(['b-1', 'b-2']);
+        expect((await store.oidc.findByAccount('Grant', 'acct-l')).map((p) => p.jti)).toEqual(['g-1']);
+        await store.oidc.destroy('Session', 's-1');
+        expect((await store.oidc.findByAccount('Session', 'acct-l')).map((p) => p.uid)).toEqual(['b-2']);
+        expect(await store.oidc.findByAccount('Grant', 'nobody')).toEqual([]);
+      });
+
       it('revokeAccount ends the sessions (but the kept one), grants with their tokens, pending sign-ins and interactions of one account', async () => {
         const later = fromNow(HOUR);
         const put = (model: string, id: string, p: Record<string, unknown>, exp: Date | null = later) => store.oidc.upsert(model, id, { jti: id, ...p }, exp);
@@ -743,6 +762,51 @@ function describeStoreContract(
         );
         for (const r of results) expect(r).toEqual(results[0]);
         expect(await store.keys.getOrCreate('data-key', () => ({ secret: 'late', i: -1 }))).toEqual(results[0]);
+      });
+    });
+
+    describe('consents', () => {
+      it('remembers what an account allowed a client, adds to it, lists, revokes', async () => {
+        expect(await store.consents.find('acct-c', 'rp')).toBeNull();
+        const first = await store.consents.allow('acct-c', 'rp', ['openid', 'email'], []);
+        expect(first.scopes.sort()).toEqual(['email', 'openid']);
+        const more = await store.consents.allow('acct-c', 'rp', ['openid', 'profile'], ['nickname']);
+        expect(more.scopes.sort()).toEqual(['email', 'openid', 'profile']);
+        expect(more.claims).toEqual(['nickname']);
+        expect(more.createdAt.getTime()).toBe(first.createdAt.getTime());
+        await store.consents.allow('acct-c', 'rp2', ['openid'], []);
+        await store.consents.allow('acct-other', 'rp', ['openid'], []);
+        expect((await store.consents.listForAccount('acct-c')).map((c) => c.clientId).sort()).toEqual(['rp', 'rp2']);
+        expect(await store.consents.revoke('acct-c', 'rp')).toBe(true);
+        expect(await store.consents.revoke('acct-c', 'rp')).toBe(false);
+        expect(await store.consents.find('acct-c', 'rp')).toBeNull();
+        expect(await store.consents.find('acct-other', 'rp')).not.toBeNull();
+        expect(await store.consents.deleteForAccount('acct-c')).toBe(1);
+        expect(await store.consents.listForAccount('acct-c')).toEqual([]);
+      });
+    });
+
+    describe('browsers', () => {
+      it('keeps the first sighting, refreshes the last, lists per kind without expired ones, forgets', async () => {
+        const rec = (id: string, over: Partial<import('../../src/store/ports.ts').BrowserRecord> = {}) => ({
+          id, accountId: 'acct-br', kind: 'session' as const, userAgent: 'Firefox', ip: '192.0.2.1',
+          createdAt: ago(HOUR), lastSeenAt: ago(HOUR), expiresAt: fromNow(HOUR), ...over,
+        });
+        await store.browsers.seen(rec('b1'));
+        await store.browsers.seen(rec('b1', { createdAt: new Date(), lastSeenAt: ago(MINUTE), ip: '192.0.2.9' }));
+        const b1 = await store.browsers.find('b1');
+        expect(b1?.ip).toBe('192.0.2.9');
+        expect(Math.abs(b1!.createdAt.getTime() - ago(HOUR).getTime())).toBeLessThan(5000);
+        await store.browsers.seen(rec('b2', { lastSeenAt: new Date() }));
+        await store.browsers.seen(rec('b-old', { expiresAt: ago(1000) }));
+        await store.browsers.seen(rec('r1', { kind: 'remembered' }));
+        expect((await store.browsers.listForAccount('acct-br', 'session')).map((b) => b.id)).toEqual(['b2', 'b1']);
+        expect(await store.browsers.find('b-old')).toBeUndefined();
+        expect((await store.browsers.listForAccount('acct-br', 'remembered')).map((b) => b.id)).toEqual(['r1']);
+        await store.browsers.delete('b2');
+        expect(await store.browsers.find('b2')).toBeUndefined();
+        expect(await store.browsers.deleteForAccount('acct-br', 'remembered')).toBe(1);
+        expect((await store.browsers.listForAccount('acct-br', 'session')).map((b) => b.id)).toEqual(['b1']);
       });
     });
 

@@ -53,7 +53,7 @@ const text = async (res: Response) => (await res.text()).replace(/<[^>]+>/g, ' '
  */
 export async function signIn(
   t: RunningTessera, http: HttpClient, rp: HttpRp,
-  opts: { email: string; password: string; params?: Record<string, string>; smsTo?: string; smsCount?: number },
+  opts: { email: string; password: string; params?: Record<string, string>; smsTo?: string; smsCount?: number; onConsent?: () => void },
 ) {
   const started = await authUrl(rp, opts.params);
   let { res, url } = await http.follow(started.url.href);
@@ -75,6 +75,7 @@ export async function signIn(
       if (!url.startsWith(REDIRECT)) html = await res.text();
     }
     if (!url.startsWith(REDIRECT) && html.includes('Allow access?')) {
+      opts.onConsent?.();
       const post = await http.post(`${new URL(url).pathname}/consent`, { _csrf: csrfOf(html) });
       expect(post.status).toBe(303);
       ({ res, url } = await http.follow(post.headers.get('location')!));

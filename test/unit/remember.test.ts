@@ -1,15 +1,23 @@
 // "Remember this browser" (src/factors/remember.ts) on real koa contexts: the cookie it sets is read
 // back by the next request, and it stops counting once the account's password or phone changes, for
-// another account, after its expiry, or when tampered with.
-import { describe, it, expect, afterEach, vi } from 'vitest';
+// another account, after its expiry, when tampered with, or once its record is forgotten (/account).
+import { describe, it, expect, afterEach, beforeAll, afterAll, vi } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import { rememberBrowser, isRemembered } from '../../src/factors/remember.ts';
-import type { AccountRecord } from '../../src/store/ports.ts';
+import type { AccountRecord, Store } from '../../src/store/ports.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 
-const KEY = 'a-cookie-key-for-tests-only-0123456789';
+const KEY_TEXT = 'a-cookie-key-for-tests-only-0123456789';
+let store: Store;
+beforeAll(async () => {
+  store = await openSqliteStore({ file: ':memory:' });
+});
+afterAll(async () => store.close());
+/** The options under the test key, or another key. */
+const opts = (key = KEY_TEXT) => ({ key, browsers: store.browsers, ip: '192.0.2.7' });
 const app = new Koa();
 
 /** A koa context for a request carrying `cookie` (a Cookie header), as the server would build it. */
@@ -37,9 +45,9 @@ function account(over: Partial<AccountRecord> = {}): AccountRecord {
 }
 
 /** Remembers `a` on one response and returns the Cookie header the browser sends next. */
-function remembered(a: AccountRecord, days = 30): string {
+async function remembered(a: AccountRecord, days = 30): Promise<string> {
   const ctx = request();
-  rememberBrowser(ctx, KEY, a, days);
+  await rememberBrowser(ctx, opts(), a, days);
   const cookies = setCookies(ctx);
   expect(cookies).toHaveLength(1);
   return cookies[0].split(';')[0];
@@ -47,42 +55,53 @@ function remembered(a: AccountRecord, days = 30): string {
 
 afterEach(() => vi.useRealTimers());
 
-describe('remember this browser', () => {
-  it('sets an httpOnly, SameSite=Lax cookie that lasts the chosen days and counts on the next request', () => {
+describe('remember this browser', async () => {
+  it('sets an httpOnly, SameSite=Lax cookie that lasts the chosen days and counts on the next request', async () => {
     const ctx = request();
-    rememberBrowser(ctx, KEY, account(), 30);
+    await rememberBrowser(ctx, opts(), account(), 30);
     const [cookie] = setCookies(ctx);
     expect(cookie).toMatch(/^tessera\.remember=/);
     expect(cookie.toLowerCase()).toContain('httponly');
     expect(cookie.toLowerCase()).toContain('samesite=lax');
     const expires = Date.parse(/expires=([^;]+)/i.exec(cookie)![1]);
     expect(Math.abs(expires - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
-    expect(isRemembered(request(cookie.split(';')[0]), KEY, account())).toBe(true);
-    expect(isRemembered(request(), KEY, account())).toBe(false);
+    expect(await isRemembered(request(cookie.split(';')[0]), opts(), account())).toBe(true);
+    expect(await isRemembered(request(), opts(), account())).toBe(false);
   });
 
-  it('is void once the password changes', () => {
-    const cookie = remembered(account());
-    expect(isRemembered(request(cookie), KEY, account({ passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3' }))).toBe(false);
+  it('is void once the password changes', async () => {
+    const cookie = await remembered(account());
+    expect(await isRemembered(request(cookie), opts(), account({ passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3' }))).toBe(false);
   });
 
-  it('is void once the phone number changes or is removed', () => {
-    const cookie = remembered(account());
-    expect(isRemembered(request(cookie), KEY, account({ phoneNumber: '+33699999999' }))).toBe(false);
-    expect(isRemembered(request(cookie), KEY, account({ phoneNumber: null }))).toBe(false);
+  it('is void once the phone number changes or is removed', async () => {
+    const cookie = await remembered(account());
+    expect(await isRemembered(request(cookie), opts(), account({ phoneNumber: '+33699999999' }))).toBe(false);
+    expect(await isRemembered(request(cookie), opts(), account({ phoneNumber: null }))).toBe(false);
   });
 
-  it('counts only for its own account, under its own key, until it expires, and not when tampered with', () => {
-    const cookie = remembered(account(), 1);
-    expect(isRemembered(request(cookie), KEY, account({ id: 'acct-2' }))).toBe(false);
-    expect(isRemembered(request(cookie), 'another-cookie-key-0123456789abcdef', account())).toBe(false);
+  it('counts only for its own account, under its own key, until it expires, and not when tampered with', async () => {
+    const cookie = await remembered(account(), 1);
+    expect(await isRemembered(request(cookie), opts(), account({ id: 'acct-2' }))).toBe(false);
+    expect(await isRemembered(request(cookie), opts('another-cookie-key-0123456789abcdef'), account())).toBe(false);
     const [name, value] = cookie.split('=');
-    const [id, exp, mac] = value.split('.');
+    const [id, browser, exp, mac] = value.split('.');
     // A later expiry written into the cookie doesn't match its MAC.
-    expect(isRemembered(request(`${name}=${id}.${Number(exp) + 86_400_000}.${mac}`), KEY, account())).toBe(false);
-    expect(isRemembered(request(`${name}=${id}.${exp}.${mac.slice(0, -2)}xx`), KEY, account())).toBe(false);
+    expect(await isRemembered(request(`${name}=${id}.${browser}.${Number(exp) + 86_400_000}.${mac}`), opts(), account())).toBe(false);
+    expect(await isRemembered(request(`${name}=${id}.${browser}.${exp}.${mac.slice(0, -2)}xx`), opts(), account())).toBe(false);
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() + 86_400_000 + 1000);
-    expect(isRemembered(request(cookie), KEY, account())).toBe(false);
+    expect(await isRemembered(request(cookie), opts(), account())).toBe(false);
+  });
+
+  it('is listed as a remembered browser, and is void once forgotten', async () => {
+    const a = account({ id: 'acct-forget' });
+    const cookie = await remembered(a);
+    const listed = await store.browsers.listForAccount('acct-forget', 'remembered');
+    expect(listed).toHaveLength(1);
+    expect(listed[0].ip).toBe('192.0.2.7');
+    expect(await isRemembered(request(cookie), opts(), a)).toBe(true);
+    await store.browsers.deleteForAccount('acct-forget', 'remembered');
+    expect(await isRemembered(request(cookie), opts(), a)).toBe(false);
   });
 });

@@ -10,6 +10,8 @@ import { mongoAccounts, mongoClients, migrateAccounts } from './accounts.ts';
 import { mongoOidc } from './oidc.ts';
 import { mongoChallenges } from './challenges.ts';
 import { mongoSignIns } from './sign-ins.ts';
+import { mongoConsents } from './consents.ts';
+import { mongoBrowsers } from './browsers.ts';
 import { mongoAudit, mongoKeys } from './misc.ts';
 import { commandMonitoring, publishCommands } from './commands.ts';
 
@@ -44,6 +46,8 @@ export async function openMongoStore(opts: { uri: string; readyTimeoutMs?: numbe
     oidc: mongoOidc(models),
     challenges: mongoChallenges(models),
     signIns: mongoSignIns(models),
+    consents: mongoConsents(models),
+    browsers: mongoBrowsers(models),
     keys: mongoKeys(models),
     audit: mongoAudit(models),
     rateLimiter(o: RateLimitOptions) {

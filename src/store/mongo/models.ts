@@ -166,6 +166,56 @@ const signInSchema = new Schema<SignInDoc>(
 signInSchema.index({ accountId: 1 });
 signInSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 
+export interface ConsentDoc {
+  _id: mongoose.Types.ObjectId;
+  accountId: string;
+  clientId: string;
+  scopes: string[];
+  claims: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const consentSchema = new Schema<ConsentDoc>(
+  {
+    accountId: { type: String, required: true },
+    clientId: { type: String, required: true },
+    scopes: { type: [String], default: () => [] },
+    claims: { type: [String], default: () => [] },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+  },
+  { ...options, collection: 'consents' },
+);
+consentSchema.index({ accountId: 1, clientId: 1 }, { unique: true });
+
+export interface BrowserDoc {
+  _id: string;
+  accountId: string;
+  kind: 'session' | 'remembered';
+  userAgent: string;
+  ip: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+}
+
+const browserSchema = new Schema<BrowserDoc>(
+  {
+    _id: { type: String, required: true },
+    accountId: { type: String, required: true },
+    kind: { type: String, required: true },
+    userAgent: { type: String, default: '' },
+    ip: { type: String, default: null },
+    createdAt: { type: Date, required: true },
+    lastSeenAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { ...options, collection: 'browsers' },
+);
+browserSchema.index({ accountId: 1, kind: 1, lastSeenAt: -1 });
+browserSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+
 export interface KeyDoc {
   _id: string;
   value: unknown;
@@ -208,6 +258,8 @@ export interface MongoModels {
   oidc: Model<OidcDoc>;
   challenges: Model<ChallengeDoc>;
   signIns: Model<SignInDoc>;
+  consents: Model<ConsentDoc>;
+  browsers: Model<BrowserDoc>;
   keys: Model<KeyDoc>;
   audit: Model<AuditDoc>;
 }
@@ -220,6 +272,8 @@ export async function createModels(connection: Connection): Promise<MongoModels>
     oidc: connection.model<OidcDoc>('OidcArtifact', oidcSchema),
     challenges: connection.model<ChallengeDoc>('Challenge', challengeSchema),
     signIns: connection.model<SignInDoc>('SignIn', signInSchema),
+    consents: connection.model<ConsentDoc>('Consent', consentSchema),
+    browsers: connection.model<BrowserDoc>('Browser', browserSchema),
     keys: connection.model<KeyDoc>('Key', keySchema),
     audit: connection.model<AuditDoc>('AuditEvent', auditSchema),
   };

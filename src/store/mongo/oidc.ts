@@ -118,6 +118,13 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
       if (rest.length) await Oidc.deleteMany({ _id: { $in: rest.map((d) => d._id) } });
       return { sessions: counted('Session'), grants: counted('Grant') };
     },
+    async findByAccount(model, accountId) {
+      const docs = await Oidc.find(
+        { model, accountIds: accountId, ...live() },
+        { payload: 1 },
+      ).lean<Array<Pick<OidcDoc, 'payload'>>>();
+      return docs.map((d) => d.payload as Record<string, unknown>);
+    },
     durably(fn) {
       return fn(); // each write above is acknowledged by the replica set before it resolves
     },

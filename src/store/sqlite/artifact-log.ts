@@ -369,6 +369,17 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     return removed ? this.settled().then(() => counts) : Promise.resolve(counts);
   }
 
+  findByAccount(model: 'Session' | 'Grant', accountId: string): Promise<Record<string, unknown>[]> {
+    this.load();
+    const out: Record<string, unknown>[] = [];
+    for (const e of this.byAccount.get(accountId) ?? []) {
+      if (e.model !== model) continue;
+      const payload = this.read(e);
+      if (payload) out.push(payload);
+    }
+    return Promise.resolve(out);
+  }
+
   /** Drops every artifact expired at `now` (reads already ignore them; this frees their rows). */
   purgeExpired(now: number): void {
     this.load();

@@ -13,6 +13,8 @@ import { sqliteClients } from './clients.ts';
 import { SqliteArtifactLog } from './artifact-log.ts';
 import { sqliteChallenges } from './challenges.ts';
 import { sqliteSignIns } from './sign-ins.ts';
+import { sqliteConsents } from './consents.ts';
+import { sqliteBrowsers } from './browsers.ts';
 import { sqliteKeys, sqliteAudit } from './misc.ts';
 
 export type SqliteDb = InstanceType<typeof Database>;
@@ -40,6 +42,8 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
     oidc: artifacts,
     challenges: sqliteChallenges(db),
     signIns: sqliteSignIns(db),
+    consents: sqliteConsents(db),
+    browsers: sqliteBrowsers(db),
     keys: sqliteKeys(db),
     audit: sqliteAudit(db),
     rateLimiter(o: RateLimitOptions) {
@@ -60,6 +64,7 @@ export async function openSqliteStore(opts: { file: string; onFlushError?: (err:
       const t = now.getTime();
       artifacts.purgeExpired(t);
       db.prepare('DELETE FROM sign_ins WHERE expires_at <= ?').run(t);
+      db.prepare('DELETE FROM browsers WHERE expires_at <= ?').run(t);
       db.prepare('DELETE FROM challenges WHERE expires_at <= ?').run(t - 24 * 3600_000);
       db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?').run(t);
     },

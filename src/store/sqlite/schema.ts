@@ -37,6 +37,24 @@ CREATE TABLE IF NOT EXISTS sign_ins (
   doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sign_ins_account ON sign_ins (account_id);
+-- What each account allowed each client (ports.ts ConsentRecord).
+CREATE TABLE IF NOT EXISTS consents (
+  account_id TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  doc TEXT NOT NULL,
+  PRIMARY KEY (account_id, client_id)
+);
+-- Signed-in and remembered browsers (ports.ts BrowserRecord).
+CREATE TABLE IF NOT EXISTS browsers (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS browsers_account ON browsers (account_id, kind, last_seen_at);
 CREATE TABLE IF NOT EXISTS keys (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
