@@ -6,13 +6,14 @@ import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { parsePhone, maskPhone } from '../accounts/phone.ts';
-import { field, clientIp } from '../interaction/context.ts';
+import { field, clientIp, originOf } from '../interaction/context.ts';
 import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../challenges/messages.ts';
 import { ACCOUNT_CLIENT_ID } from './client.ts';
 import { FieldErrors } from '../accounts/service.ts';
 import { reauthRoutes, hasFreshProof, proofUrl, sessionUid } from './reauth.ts';
 import { factorRoutes, factorOverview, FACTOR_NOTICES } from './factors.ts';
 import { passwordReplaced } from '../accounts/credentials.ts';
+import { emailRoutes } from './email.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
 
@@ -129,11 +130,12 @@ export function accountRouter(s: Services): Router {
     const oldPhone = a.phoneNumberVerified ? a.phoneNumber : null;
     await s.store.accounts.update(a.id, { phoneNumber: res.challenge.destination, phoneNumberVerified: true });
     await s.audit('phone.verified', a.id, clientIp(ctx), { inline: false, replaced: Boolean(oldPhone) });
-    await s.notices.phoneChanged(a, oldPhone, res.challenge.destination, clientIp(ctx));
+    await s.notices.phoneChanged(a, oldPhone, res.challenge.destination, originOf(ctx));
     ctx.redirect('/account?done=phone');
   }));
 
   factorRoutes(s, r, { withAccount, withProof, overview });
+  emailRoutes(s, r, { withProof });
 
   // ---- profile and password ----
   r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
@@ -157,7 +159,7 @@ export function accountRouter(s: Services): Router {
     }
     // Every other browser is signed out and every app's tokens are revoked; this browser stays signed in.
     const uid = await sessionUid(s, ctx);
-    await passwordReplaced(s, a, { how: 'changed', ip: clientIp(ctx), keepSessionUid: uid ?? undefined });
+    await passwordReplaced(s, a, { how: 'changed', from: originOf(ctx), keepSessionUid: uid ?? undefined });
     ctx.redirect('/account?done=password');
   }));
 
@@ -167,6 +169,7 @@ export function accountRouter(s: Services): Router {
 const NOTICES: Record<string, string> = {
   ...FACTOR_NOTICES,
   phone: 'Your phone number is verified.',
+  email: 'Your email address was changed.',
   profile: 'Your name was saved.',
   password: 'Your password was changed.',
 };

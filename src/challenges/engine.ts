@@ -170,21 +170,26 @@ export class ChallengeEngine {
   }
 
   /**
-   * start() for an email a page must not wait for (password reset: the response's timing and the next
-   * step must not tell whether an account exists). Everything the next step can observe happens now and
-   * is the same work as decoy(): the open challenge is found, or the address's mail caps are counted and
-   * the challenge is stored. Only the delivery is left: the returned job, for the caller to run after the
-   * response. A delivery that fails voids the challenge (its code never reached anyone).
+   * start() for a code a page must not wait for (password reset: the response's timing and the next
+   * step must not tell whether an account exists, or whether it has a phone). Everything the next step can
+   * observe happens now and is the same work as decoy(): the open challenge is found, or the address's
+   * mail caps are counted and the challenge is stored. The mail caps of `destination` (the email address)
+   * count every such request, whichever way the code then goes, so the work done here never depends on
+   * the account. Only the delivery is left: the returned job, for the caller to run after the response.
+   * `sms`: the account's verified phone, to text the code to instead of mailing it (the SMS caps and the
+   * costly-range refusal apply when it is sent). A delivery that fails voids the challenge (its code never
+   * reached anyone).
    */
-  async startDeferred(req: Omit<StartRequest, 'channel'>): Promise<() => Promise<void>> {
+  async startDeferred(req: Omit<StartRequest, 'channel'> & { sms?: string | null }): Promise<() => Promise<void>> {
     const code = numericCode(this.codes.length);
-    const opened = await this.openEmail(req, this.deps.box.mac(code));
+    const way = req.sms ? { channel: 'sms' as const, destination: req.sms } : { channel: 'email' as const, destination: req.destination };
+    const opened = await this.openDeferred(req, way, this.deps.box.mac(code));
     if (opened.state === 'refused') return () => this.deps.audit('mail.refused', req.accountId, req.ip, { rule: opened.rule, purpose: req.purpose });
     if (opened.state === 'open') return async () => {}; // as start(): a resubmitted form sends nothing more
     const challenge = opened.challenge;
     return async () => {
-      if (await this.sendEmail(challenge, code, req)) return;
-      await this.deps.store.challenges.consume(challenge.id, new Date());
+      const sent = challenge.channel === 'sms' ? (await this.sendSms(challenge, code, req)).ok : await this.sendEmail(challenge, code, req);
+      if (!sent) await this.deps.store.challenges.consume(challenge.id, new Date());
     };
   }
 
@@ -194,12 +199,13 @@ export class ChallengeEngine {
    * and a wrong answer gets the same words as for a real one.
    */
   async decoy(req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>): Promise<void> {
-    await this.openEmail(req, this.deps.box.mac(`decoy:${randomId(24)}`));
+    await this.openDeferred(req, { channel: 'email', destination: req.destination }, this.deps.box.mac(`decoy:${randomId(24)}`));
   }
 
-  /** The part of an email challenge that happens before delivery: the open one, or caps counted and a record stored. */
-  private async openEmail(
+  /** The part of a deferred challenge that happens before delivery: the open one, or the address's mail caps counted and a record stored. */
+  private async openDeferred(
     req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>,
+    way: { channel: 'sms' | 'email'; destination: string },
     codeHash: string,
   ): Promise<{ state: 'open' } | { state: 'refused'; rule: string } | { state: 'new'; challenge: ChallengeRecord }> {
     const context = req.context ?? null;
@@ -209,7 +215,7 @@ export class ChallengeEngine {
     if (!verdict.ok) return { state: 'refused', rule: verdict.reason };
     const now = new Date();
     const challenge: ChallengeRecord = {
-      id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: 'email', destination: req.destination,
+      id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: way.channel, destination: way.destination,
       codeHash, attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
       expiresAt: new Date(now.getTime() + this.codes.ttlSeconds * 1000), consumedAt: null, createdAt: now, context,
     };
@@ -276,37 +282,44 @@ export class ChallengeEngine {
     code: string,
     req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
-    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
-    const { audit } = this.deps;
-    if (c.channel === 'sms') {
-      // Toll fraud: a costly or non-SMS range is never texted, whichever path stored or typed the number.
-      const refused = smsRefusal(c.destination, this.deps.config.sms.deniedPrefixes);
-      if (refused) {
-        await audit('sms.refused', c.accountId, req.ip, { rule: refused, purpose: c.purpose });
-        return { ok: false, reason: 'delivery_failed' };
-      }
-      const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
-      if (!verdict.ok) {
-        await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
-        return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
-      }
-      try {
-        await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
-      } catch (err) {
-        const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
-        this.deps.log.warn({ event: 'sms.delivery_failed', purpose: c.purpose, detail }, 'SMS could not be sent');
-        await audit('sms.delivery_failed', c.accountId, req.ip, { purpose: c.purpose, detail });
-        return { ok: false, reason: 'delivery_failed' };
-      }
-      await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
-      return { ok: true };
-    }
+    if (c.channel === 'sms') return this.sendSms(c, code, req);
     const verdict = req.ownBudget ? ({ ok: true } as const) : await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
     if (!verdict.ok) {
-      await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
+      await this.deps.audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
     return (await this.sendEmail(c, code, req)) ? { ok: true } : { ok: false, reason: 'delivery_failed' };
+  }
+
+  /** The code by SMS, past the costly-range refusal and the SMS caps. */
+  private async sendSms(
+    c: ChallengeRecord,
+    code: string,
+    req: Pick<StartRequest, 'ip'>,
+  ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
+    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
+    const { audit } = this.deps;
+    // Toll fraud: a costly or non-SMS range is never texted, whichever path stored or typed the number.
+    const refused = smsRefusal(c.destination, this.deps.config.sms.deniedPrefixes);
+    if (refused) {
+      await audit('sms.refused', c.accountId, req.ip, { rule: refused, purpose: c.purpose });
+      return { ok: false, reason: 'delivery_failed' };
+    }
+    const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
+    if (!verdict.ok) {
+      await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
+      return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
+    }
+    try {
+      await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
+    } catch (err) {
+      const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
+      this.deps.log.warn({ event: 'sms.delivery_failed', purpose: c.purpose, detail }, 'SMS could not be sent');
+      await audit('sms.delivery_failed', c.accountId, req.ip, { purpose: c.purpose, detail });
+      return { ok: false, reason: 'delivery_failed' };
+    }
+    await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
+    return { ok: true };
   }
 
   /** The code (or the notice) by email, past every cap; false when the mail server refused it. */
