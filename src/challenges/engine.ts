@@ -188,7 +188,8 @@ export class ChallengeEngine {
     if (opened.state === 'open') return async () => {}; // as start(): a resubmitted form sends nothing more
     const challenge = opened.challenge;
     return async () => {
-      const sent = challenge.channel === 'sms' ? (await this.sendSms(challenge, code, req)).ok : await this.sendEmail(challenge, code, req);
+      // A text goes past the costly-range refusal and the SMS caps (deliver); the mail caps were counted above.
+      const sent = challenge.channel === 'sms' ? (await this.deliver(challenge, code, req)).ok : await this.sendEmail(challenge, code, req);
       if (!sent) await this.deps.store.challenges.consume(challenge.id, new Date());
     };
   }
@@ -282,44 +283,37 @@ export class ChallengeEngine {
     code: string,
     req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
-    if (c.channel === 'sms') return this.sendSms(c, code, req);
+    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
+    const { audit } = this.deps;
+    if (c.channel === 'sms') {
+      // Toll fraud: a costly or non-SMS range is never texted, whichever path stored or typed the number.
+      const refused = smsRefusal(c.destination, this.deps.config.sms.deniedPrefixes);
+      if (refused) {
+        await audit('sms.refused', c.accountId, req.ip, { rule: refused, purpose: c.purpose });
+        return { ok: false, reason: 'delivery_failed' };
+      }
+      const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
+      if (!verdict.ok) {
+        await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
+        return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
+      }
+      try {
+        await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
+      } catch (err) {
+        const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
+        this.deps.log.warn({ event: 'sms.delivery_failed', purpose: c.purpose, detail }, 'SMS could not be sent');
+        await audit('sms.delivery_failed', c.accountId, req.ip, { purpose: c.purpose, detail });
+        return { ok: false, reason: 'delivery_failed' };
+      }
+      await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
+      return { ok: true };
+    }
     const verdict = req.ownBudget ? ({ ok: true } as const) : await this.deps.emailGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
     if (!verdict.ok) {
-      await this.deps.audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
+      await audit('mail.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
       return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
     }
     return (await this.sendEmail(c, code, req)) ? { ok: true } : { ok: false, reason: 'delivery_failed' };
-  }
-
-  /** The code by SMS, past the costly-range refusal and the SMS caps. */
-  private async sendSms(
-    c: ChallengeRecord,
-    code: string,
-    req: Pick<StartRequest, 'ip'>,
-  ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
-    const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
-    const { audit } = this.deps;
-    // Toll fraud: a costly or non-SMS range is never texted, whichever path stored or typed the number.
-    const refused = smsRefusal(c.destination, this.deps.config.sms.deniedPrefixes);
-    if (refused) {
-      await audit('sms.refused', c.accountId, req.ip, { rule: refused, purpose: c.purpose });
-      return { ok: false, reason: 'delivery_failed' };
-    }
-    const verdict = await this.deps.smsGuard.allow({ to: c.destination, accountId: c.accountId, ip: req.ip });
-    if (!verdict.ok) {
-      await audit('sms.refused', c.accountId, req.ip, { rule: verdict.reason, purpose: c.purpose });
-      return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
-    }
-    try {
-      await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
-    } catch (err) {
-      const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
-      this.deps.log.warn({ event: 'sms.delivery_failed', purpose: c.purpose, detail }, 'SMS could not be sent');
-      await audit('sms.delivery_failed', c.accountId, req.ip, { purpose: c.purpose, detail });
-      return { ok: false, reason: 'delivery_failed' };
-    }
-    await audit('sms.sent', c.accountId, req.ip, { purpose: c.purpose });
-    return { ok: true };
   }
 
   /** The code (or the notice) by email, past every cap; false when the mail server refused it. */

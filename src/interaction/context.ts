@@ -132,6 +132,7 @@ export async function sessionMethods(s: Services, sessionUid: string | undefined
 }
 
 export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: LoginProgress) {
+  if (s.config.notify.newBrowser) await newBrowserCheck(s, ctx, p.accountId);
   const amr = AcrModel.withMfa(p.amr.length ? p.amr : [AMR.password]);
   const acr = s.acr.resultAcr(amr, l.demand);
   const now = Math.floor(Date.now() / 1000);
@@ -141,7 +142,6 @@ export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: Login
   const ts = methods[AMR.password] ?? now;
   await clearProgress(s.store, l.uid);
   await s.audit('login.succeeded', p.accountId, clientIp(ctx), { client: l.client.id, acr, amr });
-  if (s.config.notify.newBrowser) await newBrowserCheck(s, ctx, p.accountId);
   await finishInteraction(s, ctx, { login: { accountId: p.accountId, acr, amr, remember: true, ts }, tessera: { methods } }, { mergeWithLastSubmission: false });
 }
 
