@@ -108,7 +108,7 @@ describe('email change', () => {
     const tokens = await rp.finish(await rpServer.nextArrival(15_000, page), again);
     expect(tokens.claims()).toMatchObject({ sub: a.id });
     expect(await rp.userinfo(tokens.access_token, a.id)).toMatchObject({ email: next, email_verified: true });
-  });
+  }, 180_000);
 });
 
 describe('forgot password by text message', () => {
@@ -162,5 +162,5 @@ describe('forgot password by text message', () => {
 
     const notice = await t.smtp.waitFor(email, (m) => m.subject === 'Your password was changed');
     expect(notice.text).toContain('texted to your phone number ending in 0177');
-  });
+  }, 180_000);
 });

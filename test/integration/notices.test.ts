@@ -111,7 +111,7 @@ describe('security notices for each change', () => {
     const abouts = async () => (await t.store.audit.list({ accountId: a.id, type: 'notice.sent' })).map((e) => e.detail.about);
     while (Date.now() < end && !(await abouts()).includes('recovery-used')) await new Promise((r) => setTimeout(r, 50));
     expect(new Set(await abouts())).toEqual(new Set(['factor', 'recovery-regenerated', 'phone', 'password', 'recovery-used']));
-  });
+  }, 180_000);
 
   it('a recovery code used to confirm a change is told too', async () => {
     const s = t.built.services;
@@ -138,7 +138,7 @@ describe('security notices for each change', () => {
     expect(await t.store.audit.list({ accountId: a.id, type: 'login.new_browser' })).toHaveLength(0);
     await new Promise((r) => setTimeout(r, 300));
     expect(t.smtp.mails.filter((m) => m.to === 'quiet@example.com')).toHaveLength(0);
-  });
+  }, 180_000);
 });
 
 describe.each(['sqlite', 'mongo'] as const)('new-browser notice (NOTIFY_NEW_BROWSER=on) on %s', (kind) => {
@@ -178,5 +178,5 @@ describe.each(['sqlite', 'mongo'] as const)('new-browser notice (NOTIFY_NEW_BROW
     expect(await newBrowser()).toBe(1);
     await new Promise((r) => setTimeout(r, 300));
     expect(t.smtp.mails.filter((m) => m.to === email && m.subject === 'New sign-in to your account')).toHaveLength(1);
-  });
+  }, 180_000);
 });

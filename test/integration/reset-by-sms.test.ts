@@ -158,6 +158,21 @@ describe.each(['sqlite', 'mongo'] as const)('password reset by text message on %
     expect(await done.text()).toContain('Your password was changed');
   });
 
+  it('a reset by text proves the phone, not the mailbox: an unconfirmed address stays unconfirmed and the phone stays', async () => {
+    n += 1;
+    const email = `unconfirmed${n}-${kind}@example.com`;
+    const phone = `+120155502${50 + (kind === 'mongo' ? 1 : 0)}`;
+    const account = await t.built.services.accounts.register({ name: 'Unconfirmed', email, password: PASSWORD, email_verified: false, phone_number: phone, phone_number_verified: true });
+    const b = await atSignIn(t, rp);
+    const page = await forgot(b, email, 'sms');
+    const sms = await t.vonage.waitFor(phone, 1);
+    const done = await b.http.post(`${b.path}/reset`, {
+      _csrf: csrfOf(page.html), email, via: 'sms', code: codeFrom(sms.text), password: NEW_PASSWORD, password_confirm: NEW_PASSWORD,
+    });
+    expect(await done.text()).toContain('Your password was changed');
+    expect(await t.store.accounts.findById(account.id)).toMatchObject({ emailVerified: false, phoneNumber: phone, phoneNumberVerified: true });
+  });
+
   it('bad input on the forgot and reset forms gets a clear error next to the field and changes nothing', async () => {
     const u = await user({ phone: `+120155502${40 + (kind === 'mongo' ? 1 : 0)}` });
     const before = (await t.store.accounts.findById(u.id))!.passwordHash;
