@@ -134,6 +134,9 @@ export const ConfigSchema = z
     }),
     demoClient: z.record(z.string(), z.unknown()).nullable(), // its secret is published in the README
     demoClientEnabled: z.boolean().nullable(), // null = on in development with a loopback issuer
+    // Security notices beyond the always-on ones (src/notify/notices.ts): a mail for a sign-in from a
+    // browser the account hasn't used before (NOTIFY_NEW_BROWSER).
+    notify: z.object({ newBrowser: z.boolean() }).default({ newBrowser: false }),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -174,6 +177,7 @@ function readJson(file: string): Json {
 }
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const bool = (v: string) => /^(1|true|yes|on)$/i.test(v);
+const onOff = (v: string) => (/^(1|true|yes|on)$/i.test(v) ? true : /^(0|false|no|off)$/i.test(v) ? false : v); // others reach zod
 const int = (v: string) => (/^\d+$/.test(v) ? Number(v) : v); // non-numbers reach zod and get its message
 
 /** Environment variables → config paths. README's configuration table mirrors this list. */
@@ -232,6 +236,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ACR_1FA: ['acr.oneFactor', String],
   ACR_MFA: ['acr.mfa', String],
   ACR_MFA_SMS: ['acr.mfaSms', String],
+  NOTIFY_NEW_BROWSER: ['notify.newBrowser', onOff],
 };
 
 function setPath(obj: Json, dotted: string, value: unknown) {

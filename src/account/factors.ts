@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import type { Factor, FactorContext, EnrolStarted } from '../factors/factor.ts';
 import { afterRemoving, hasFactor, recoveryCodesLeft, secondFactors, withFactor, type SecondFactorType } from '../factors/records.ts';
-import { field, clientIp } from '../interaction/context.ts';
+import { field, clientIp, originOf } from '../interaction/context.ts';
 import { sessionUid } from './reauth.ts';
 
 type Handler = (ctx: Context, a: AccountRecord) => Promise<void> | void;
@@ -113,7 +113,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     const now = (await s.store.accounts.findById(a2.id)) ?? a2;
     const updated = await s.store.accounts.update(a2.id, { factors: withFactor(now.factors, done.record) });
     await s.audit('mfa.enabled', a2.id, clientIp(ctx2), { factor: type });
-    await s.notices.factorChanged(a2, factor.name, 'on', clientIp(ctx2));
+    await s.notices.factorChanged(a2, factor.name, 'on', originOf(ctx2));
     if (firstFactor || recoveryCodesLeft(a2.factors) === 0) {
       const codes = await s.recovery.generate(a2.id);
       return s.render(ctx2, 'account/recovery-codes', { account: updated, codes, reason: 'enabled', factorName: factor.name, download: recoveryText(codes) });
@@ -135,7 +135,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     const now = (await s.store.accounts.findById(a2.id)) ?? a2;
     await s.store.accounts.update(a2.id, { factors: afterRemoving(now.factors, type), ...(now.preferredMfa === type ? { preferredMfa: null } : {}) });
     await s.audit('mfa.disabled', a2.id, clientIp(ctx2), { factor: type });
-    await s.notices.factorChanged(a2, factor.name, 'off', clientIp(ctx2));
+    await s.notices.factorChanged(a2, factor.name, 'off', originOf(ctx2));
     ctx2.redirect(`/account?done=${type}-off`);
   }));
 
@@ -157,6 +157,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     if (!secondFactors(a.factors).length) return ctx.redirect('/account');
     const codes = await s.recovery.generate(a.id);
     await s.audit('mfa.recovery_regenerated', a.id, clientIp(ctx));
+    await s.notices.recoveryCodesRegenerated(a, originOf(ctx));
     s.render(ctx, 'account/recovery-codes', { account: a, codes, reason: 'regenerated', download: recoveryText(codes) });
   }));
 }

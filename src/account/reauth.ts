@@ -6,7 +6,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
-import { field, clientIp, credentialOf } from '../interaction/context.ts';
+import { field, clientIp, credentialOf, originOf } from '../interaction/context.ts';
+import { recoveryCodesLeft } from '../factors/records.ts';
 import type { Factor, FactorContext } from '../factors/factor.ts';
 import { AMR } from '../oidc/acr.ts';
 
@@ -15,7 +16,7 @@ const MODEL = 'TesseraReauth';
 export const PROOF_SECONDS = 600;
 
 /** The pages a proof leads on to (no open redirect: anything else goes to /account). */
-const NEXT = ['/account/phone', '/account/password', '/account/recovery'];
+const NEXT = ['/account/phone', '/account/password', '/account/recovery', '/account/email'];
 const NEXT_FACTOR_PAGE = /^\/account\/mfa\/(sms|email|totp)\/(enable|disable)$/;
 
 interface Proof {
@@ -144,6 +145,10 @@ export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Cont
     }
     await save(uid, { ...proof, factors: [...proof.factors, factor.type] });
     await s.audit('reauth.succeeded', a.id, clientIp(ctx), { amr: [AMR.password, factor.amr] });
+    if (factor.type === 'recovery') {
+      await s.audit('mfa.recovery_code_used', a.id, clientIp(ctx), { factor: 'recovery', reauth: true });
+      await s.notices.recoveryCodeUsed(a, recoveryCodesLeft(a.factors) - 1, originOf(ctx));
+    }
     ctx.redirect(nextOf(ctx));
   }));
 

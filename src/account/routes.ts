@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { parsePhone, maskPhone } from '../accounts/phone.ts';
-import { field, clientIp } from '../interaction/context.ts';
+import { field, clientIp, originOf } from '../interaction/context.ts';
 import { CODE_ERRORS, startFailure, verifyFailure, resendFailure } from '../challenges/messages.ts';
 import { ACCOUNT_CLIENT_ID } from './client.ts';
 import { FieldErrors } from '../accounts/service.ts';
@@ -16,6 +16,7 @@ import { passwordReplaced } from '../accounts/credentials.ts';
 import { appRoutes } from './apps.ts';
 import { deviceRoutes, DEVICE_NOTICES } from './devices.ts';
 import { removeAccount } from '../accounts/removal.ts';
+import { emailRoutes } from './email.ts';
 
 const CONTEXT = 'account'; // challenge context for codes started from these pages
 
@@ -132,7 +133,7 @@ export function accountRouter(s: Services): Router {
     const oldPhone = a.phoneNumberVerified ? a.phoneNumber : null;
     await s.store.accounts.update(a.id, { phoneNumber: res.challenge.destination, phoneNumberVerified: true });
     await s.audit('phone.verified', a.id, clientIp(ctx), { inline: false, replaced: Boolean(oldPhone) });
-    await s.notices.phoneChanged(a, oldPhone, res.challenge.destination, clientIp(ctx));
+    await s.notices.phoneChanged(a, oldPhone, res.challenge.destination, originOf(ctx));
     ctx.redirect('/account?done=phone');
   }));
 
@@ -149,9 +150,10 @@ export function accountRouter(s: Services): Router {
     // Audited first: the record must exist even if something below fails halfway.
     await s.audit('account.deleted', a.id, clientIp(ctx), { email: a.email, by: 'self' });
     await removeAccount(s.store, a.id);
-    await s.notices.accountDeleted(a, clientIp(ctx));
+    await s.notices.accountDeleted(a, originOf(ctx));
     s.render(ctx, 'message', { title: 'Your account was deleted', message: 'You were signed out everywhere, and the apps you used with it lost access. We sent a confirmation to your email address.' });
   }));
+  emailRoutes(s, r, { withProof });
 
   // ---- profile and password ----
   r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
@@ -175,7 +177,7 @@ export function accountRouter(s: Services): Router {
     }
     // Every other browser is signed out and every app's tokens are revoked; this browser stays signed in.
     const uid = await sessionUid(s, ctx);
-    await passwordReplaced(s, a, { how: 'changed', ip: clientIp(ctx), keepSessionUid: uid ?? undefined });
+    await passwordReplaced(s, a, { how: 'changed', from: originOf(ctx), keepSessionUid: uid ?? undefined });
     ctx.redirect('/account?done=password');
   }));
 
@@ -186,6 +188,7 @@ const NOTICES: Record<string, string> = {
   ...FACTOR_NOTICES,
   ...DEVICE_NOTICES,
   phone: 'Your phone number is verified.',
+  email: 'Your email address was changed.',
   profile: 'Your name was saved.',
   password: 'Your password was changed.',
 };

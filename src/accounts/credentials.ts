@@ -4,15 +4,17 @@
 // No koa here: the routes call this after the change itself.
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
+import type { Origin } from '../notify/notices.ts';
 
 export async function passwordReplaced(
   s: Pick<Services, 'store' | 'notices' | 'audit'>,
   account: AccountRecord,
-  opts: { how: 'changed' | 'reset'; ip: string; keepSessionUid?: string },
+  opts: { how: 'changed' | 'reset'; from: Origin; keepSessionUid?: string; via?: { channel: 'email' | 'sms'; destination: string } },
 ): Promise<void> {
   // A reset of an address that was never confirmed proves the mailbox for the first time: anything the
   // registrant set (a phone, factors, recovery codes) belonged to whoever registered, not to the owner.
-  if (opts.how === 'reset' && !account.emailVerified) {
+  // (A reset by a code to the verified phone proves the phone, not the mailbox: nothing changes here.)
+  if (opts.how === 'reset' && !account.emailVerified && opts.via?.channel !== 'sms') {
     await s.store.accounts.update(account.id, {
       emailVerified: true, name: account.email.split('@')[0], phoneNumber: null, phoneNumberVerified: false, factors: [], preferredMfa: null,
     });
@@ -22,6 +24,8 @@ export async function passwordReplaced(
   // Every sign-in in progress of the account ends too: one started with the old password, or by whoever
   // registered the address, can't finish (the stamp in each would refuse it anyway).
   await s.store.signIns.deleteForAccount(account.id);
-  await s.audit(opts.how === 'reset' ? 'password.reset' : 'password.changed', account.id, opts.ip, { ...ended, unconfirmed: !account.emailVerified || undefined });
-  await s.notices.passwordChanged(account, opts.how, opts.ip);
+  await s.audit(opts.how === 'reset' ? 'password.reset' : 'password.changed', account.id, opts.from.ip, {
+    ...ended, unconfirmed: !account.emailVerified || undefined, via: opts.via?.channel,
+  });
+  await s.notices.passwordChanged(account, opts.how, opts.from, opts.via);
 }

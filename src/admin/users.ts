@@ -9,6 +9,7 @@ import { afterRemoving, factorOf, hasFactor, newFactor, recoveryCodesLeft, secon
 import { isBase32Secret, normaliseBase32 } from '../factors/totp/totp.ts';
 import { StoreConflictError } from '../store/ports.ts';
 import type { Config } from '../config.ts';
+import type { SecurityNotices } from '../notify/notices.ts';
 import { AccountService, FieldErrors, EmailSchema } from '../accounts/service.ts';
 import { parsePhone } from '../accounts/phone.ts';
 import { LoginGuard, CodeGuard } from '../guard/limits.ts';
@@ -113,7 +114,7 @@ export class UserAdmin {
     private readonly config: Config,
     private readonly accounts: AccountService,
     private readonly box: SecretBox,
-    private readonly notices?: { factorChanged(a: AccountRecord, name: string, change: 'reset', ip: string): Promise<void> },
+    private readonly notices?: Pick<SecurityNotices, 'factorChanged'>,
   ) {}
 
   async create(input: unknown) {
@@ -198,7 +199,7 @@ export class UserAdmin {
     const removed = secondFactors(a.factors);
     await this.store.accounts.update(a.id, { factors: [], preferredMfa: null });
     await this.store.audit.record({ type: 'admin.mfa_reset', accountId: a.id, ip: null, detail: { via: 'cli', removed } });
-    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', 'cli');
+    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', { ip: null, admin: true });
     return { reset: true, sub: a.id, email: a.email, removed };
   }
 

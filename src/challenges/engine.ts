@@ -173,21 +173,27 @@ export class ChallengeEngine {
   }
 
   /**
-   * start() for an email a page must not wait for (password reset: the response's timing and the next
-   * step must not tell whether an account exists). Everything the next step can observe happens now and
-   * is the same work as decoy(): the open challenge is found, or the address's mail caps are counted and
-   * the challenge is stored. Only the delivery is left: the returned job, for the caller to run after the
-   * response. A delivery that fails voids the challenge (its code never reached anyone).
+   * start() for a code a page must not wait for (password reset: the response's timing and the next
+   * step must not tell whether an account exists, or whether it has a phone). Everything the next step can
+   * observe happens now and is the same work as decoy(): the open challenge is found, or the address's
+   * mail caps are counted and the challenge is stored. The mail caps of `destination` (the email address)
+   * count every such request, whichever way the code then goes, so the work done here never depends on
+   * the account. Only the delivery is left: the returned job, for the caller to run after the response.
+   * `sms`: the account's verified phone, to text the code to instead of mailing it (the SMS caps and the
+   * costly-range refusal apply when it is sent). A delivery that fails voids the challenge (its code never
+   * reached anyone).
    */
-  async startDeferred(req: Omit<StartRequest, 'channel'>): Promise<() => Promise<void>> {
+  async startDeferred(req: Omit<StartRequest, 'channel'> & { sms?: string | null }): Promise<() => Promise<void>> {
     const code = numericCode(this.codes.length);
-    const opened = await this.openEmail(req, this.deps.box.mac(code));
+    const way = req.sms ? { channel: 'sms' as const, destination: req.sms } : { channel: 'email' as const, destination: req.destination };
+    const opened = await this.openDeferred(req, way, this.deps.box.mac(code));
     if (opened.state === 'refused') return () => this.deps.audit('mail.refused', req.accountId, req.ip, { rule: opened.rule, purpose: req.purpose });
     if (opened.state === 'open') return async () => {}; // as start(): a resubmitted form sends nothing more
     const challenge = opened.challenge;
     return async () => {
-      if (await this.sendEmail(challenge, code, req)) return;
-      await this.deps.store.challenges.consume(challenge.id, new Date());
+      // A text goes past the costly-range refusal and the SMS caps (deliver); the mail caps were counted above.
+      const sent = challenge.channel === 'sms' ? (await this.deliver(challenge, code, req)).ok : await this.sendEmail(challenge, code, req);
+      if (!sent) await this.deps.store.challenges.consume(challenge.id, new Date());
     };
   }
 
@@ -197,12 +203,13 @@ export class ChallengeEngine {
    * and a wrong answer gets the same words as for a real one.
    */
   async decoy(req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>): Promise<void> {
-    await this.openEmail(req, this.deps.box.mac(`decoy:${randomId(24)}`));
+    await this.openDeferred(req, { channel: 'email', destination: req.destination }, this.deps.box.mac(`decoy:${randomId(24)}`));
   }
 
-  /** The part of an email challenge that happens before delivery: the open one, or caps counted and a record stored. */
-  private async openEmail(
+  /** The part of a deferred challenge that happens before delivery: the open one, or the address's mail caps counted and a record stored. */
+  private async openDeferred(
     req: Pick<StartRequest, 'purpose' | 'accountId' | 'destination' | 'context' | 'ip'>,
+    way: { channel: 'sms' | 'email'; destination: string },
     codeHash: string,
   ): Promise<{ state: 'open' } | { state: 'refused'; rule: string } | { state: 'new'; challenge: ChallengeRecord }> {
     const context = req.context ?? null;
@@ -215,7 +222,7 @@ export class ChallengeEngine {
     }
     const now = new Date();
     const challenge: ChallengeRecord = {
-      id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: 'email', destination: req.destination,
+      id: randomId(18), purpose: req.purpose, accountId: req.accountId, channel: way.channel, destination: way.destination,
       codeHash, attempts: 0, maxAttempts: this.codes.maxAttempts, sends: 1, lastSentAt: now,
       expiresAt: new Date(now.getTime() + this.codes.ttlSeconds * 1000), consumedAt: null, createdAt: now, context,
     };

@@ -161,7 +161,7 @@ export class LoginGuard {
  * also shut the owner out of SMS sign-in. Every check takes a point up front (atomic, so parallel
  * guesses can't slip past the cap) and a right answer gives it back.
  */
-export const COUNTED_PURPOSES = ['phone-verify', 'sms-enable', 'sms-login', 'email-confirm', 'email-login', 'email-enable', 'password-reset'] as const satisfies readonly ChallengePurpose[];
+export const COUNTED_PURPOSES = ['phone-verify', 'sms-enable', 'sms-login', 'email-confirm', 'email-login', 'email-enable', 'password-reset', 'email-change'] as const satisfies readonly ChallengePurpose[];
 // Fails to compile when a purpose is added to the store's list but not here (or to the exception below).
 const everyPurpose: [Exclude<ChallengePurpose, (typeof COUNTED_PURPOSES)[number] | 'account-unlock'>] extends [never] ? true : false = true;
 void everyPurpose;

@@ -3,6 +3,10 @@
 import type { Context } from 'koa';
 import type { AccountRecord } from '../store/ports.ts';
 import type { Services } from '../services.ts';
+import type { Origin } from '../notify/notices.ts';
+import { KnownBrowsers } from '../notify/known-browsers.ts';
+import { describeUserAgent } from '../notify/user-agent.ts';
+import { browserId } from './browser-id.ts';
 import { SessionExpired } from '../errors.ts';
 import { demandOf } from '../oidc/provider.ts';
 import { AcrModel, AMR } from '../oidc/acr.ts';
@@ -51,6 +55,11 @@ function parseClaims(claims: unknown): unknown {
 
 export function clientIp(ctx: Context): string {
   return ctx.ip || 'unknown';
+}
+
+/** Where a request came from, for security notices: the client's address and its browser's User-Agent. */
+export function originOf(ctx: Context): Origin {
+  return { ip: clientIp(ctx), userAgent: ctx.get('user-agent').slice(0, 512) || null };
 }
 
 export type NextStep = Step;
@@ -123,6 +132,7 @@ export async function sessionMethods(s: Services, sessionUid: string | undefined
 }
 
 export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: LoginProgress) {
+  if (s.config.notify.newBrowser) await newBrowserCheck(s, ctx, p.accountId);
   const amr = AcrModel.withMfa(p.amr.length ? p.amr : [AMR.password]);
   const acr = s.acr.resultAcr(amr, l.demand);
   const now = Math.floor(Date.now() / 1000);
@@ -134,6 +144,17 @@ export async function finishLogin(s: Services, ctx: Context, l: Loaded, p: Login
   await s.audit('login.succeeded', p.accountId, clientIp(ctx), { client: l.client.id, acr, amr });
   s.metrics.signInCompleted(amr);
   await finishInteraction(s, ctx, { login: { accountId: p.accountId, acr, amr, remember: true, ts }, tessera: { methods } }, { mergeWithLastSubmission: false });
+}
+
+/** NOTIFY_NEW_BROWSER: a sign-in from a browser the account hasn't used before is audited and mailed. */
+async function newBrowserCheck(s: Services, ctx: Context, accountId: string) {
+  const verdict = await new KnownBrowsers(s.store, s.box).signedIn(accountId, browserId(ctx));
+  if (verdict !== 'new') return;
+  const from = originOf(ctx);
+  await s.audit('login.new_browser', accountId, from.ip, { browser: describeUserAgent(from.userAgent) });
+  const account = await s.store.accounts.findById(accountId);
+  // Not awaited: a slow mail server never holds up a sign-in (the notice logs its own failure).
+  if (account) void s.notices.newBrowser(account, from);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import type { Factor, FactorContext, Started } from '../factors/factor.ts';
 import type { FactorType } from '../factors/records.ts';
 import { recoveryCodesLeft } from '../factors/records.ts';
-import { loadInteraction, nextStep, field, clientIp, startProgress, type Loaded, type NextStep } from './context.ts';
+import { loadInteraction, nextStep, field, clientIp, originOf, startProgress, type Loaded, type NextStep } from './context.ts';
 import type { LoginProgress } from './progress.ts';
 import { pageLocals } from './login.ts';
 import { progressOrExpire, submitPhoneCode, resendPhoneCode } from './second-factor.ts';
@@ -95,6 +95,8 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
     return renderStep(s, ctx, l, account, p, next, main, shownAs(shown), { [words.field]: checked.message }, checked.status);
   }
   await s.audit(factor.type === 'recovery' ? 'mfa.recovery_code_used' : 'mfa.succeeded', account.id, clientIp(ctx), { factor: factor.type });
+  // Not awaited: a slow mail server never holds up a sign-in (the notice logs its own failure).
+  if (factor.type === 'recovery') void s.notices.recoveryCodeUsed(account, recoveryCodesLeft(account.factors) - 1, originOf(ctx));
   if (field(ctx, 'remember_browser') === 'yes' && next.rememberable && factor.type !== 'recovery' && s.config.mfa.rememberBrowserDays > 0) {
     await rememberBrowser(ctx, { key: s.rememberKey, browsers: s.store.browsers, ip: clientIp(ctx) }, account, s.config.mfa.rememberBrowserDays);
   }

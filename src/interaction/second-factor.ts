@@ -7,7 +7,7 @@ import { AMR } from '../oidc/acr.ts';
 import { maskPhone, parsePhone } from '../accounts/phone.ts';
 import { SessionExpired } from '../errors.ts';
 import {
-  loadInteraction, currentProgress, currentSignIn, nextStep, finishUnmet, field, clientIp, startProgress, credentialOf, type Loaded,
+  loadInteraction, currentProgress, currentSignIn, nextStep, finishUnmet, field, clientIp, originOf, startProgress, credentialOf, type Loaded,
 } from './context.ts';
 import { clearProgress } from './progress.ts';
 import { pageLocals } from './login.ts';
@@ -174,7 +174,7 @@ export async function submitPhoneCode(s: Services, ctx: Context, l: Loaded, acco
   }
   await s.store.accounts.update(account.id, { phoneNumber: destination, phoneNumberVerified: true });
   await s.audit('phone.verified', account.id, clientIp(ctx), { inline: true });
-  await s.notices.phoneChanged(account, account.phoneNumberVerified ? account.phoneNumber : null, destination, clientIp(ctx));
+  await s.notices.phoneChanged(account, account.phoneNumberVerified ? account.phoneNumber : null, destination, originOf(ctx));
   await startProgress(s, l, { ...p, enrolPhone: undefined, amr: [...p.amr, AMR.sms], methods: { ...p.methods, [AMR.sms]: Math.floor(Date.now() / 1000) } });
   ctx.redirect(`/interaction/${l.uid}`);
 }

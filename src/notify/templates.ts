@@ -3,7 +3,7 @@
 import type { ChallengePurpose } from '../store/ports.ts';
 
 export function smsText(purpose: ChallengePurpose, code: string, issuerHost: string, ttlMinutes: number): string {
-  const what = purpose === 'phone-verify' ? 'verify your phone' : purpose === 'sms-enable' ? 'turn on SMS sign-in' : 'sign in';
+  const what = purpose === 'phone-verify' ? 'verify your phone' : purpose === 'sms-enable' ? 'turn on SMS sign-in' : purpose === 'password-reset' ? 'reset your password' : 'sign in';
   return `${code} is your Tessera code to ${what}. It expires in ${ttlMinutes} minutes. Don't share it.\n\n@${issuerHost} #${code}`;
 }
 
@@ -11,6 +11,7 @@ export function emailMessage(purpose: ChallengePurpose, code: string, link: stri
   if (purpose === 'account-unlock') return unlockMessage(link ?? '', name, ttlMinutes);
   const subject =
     purpose === 'email-confirm' ? 'Confirm your email address'
+      : purpose === 'email-change' ? 'Confirm your new email address'
       : purpose === 'password-reset' ? 'Reset your password'
         : purpose === 'email-enable' ? 'Turn on sign-in codes by email' : 'Your sign-in code';
   const lines = [
@@ -18,6 +19,8 @@ export function emailMessage(purpose: ChallengePurpose, code: string, link: stri
     '',
     purpose === 'email-confirm'
       ? 'Use this code to confirm your email address:'
+      : purpose === 'email-change'
+        ? 'Use this code to make this address the sign-in email of your account:'
       : purpose === 'password-reset'
         ? 'Use this code to choose a new password:'
         : purpose === 'email-enable'

@@ -115,7 +115,8 @@ export type ChallengePurpose =
   | 'email-confirm' // confirm the email address after registration
   | 'email-login' // email code as a second factor
   | 'email-enable' // confirm a fresh code to the confirmed email before turning email codes on
-  | 'password-reset' // prove the email address to set a new password
+  | 'password-reset' // prove the email address (or the verified phone) to set a new password
+  | 'email-change' // prove a new email address before it replaces the account's one (/account/email)
   | 'account-unlock'; // emailed link that lifts a password lockout (src/guard/unlock.ts)
 
 export interface ChallengeRecord {

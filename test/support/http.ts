@@ -2,7 +2,8 @@
 // itself, so tests see every status and Location.
 export class HttpClient {
   private readonly cookies = new Map<string, string>();
-  constructor(readonly base: string) {}
+  /** `headers`: sent with every request (e.g. a browser's User-Agent). */
+  constructor(readonly base: string, private readonly headers: Record<string, string> = {}) {}
 
   private store(res: Response) {
     for (const c of res.headers.getSetCookie()) {
@@ -20,7 +21,7 @@ export class HttpClient {
   }
 
   async get(path: string): Promise<Response> {
-    const res = await fetch(new URL(path, this.base), { redirect: 'manual', headers: { cookie: this.header(), accept: 'text/html' } });
+    const res = await fetch(new URL(path, this.base), { redirect: 'manual', headers: { ...this.headers, cookie: this.header(), accept: 'text/html' } });
     this.store(res);
     return res;
   }
@@ -30,7 +31,7 @@ export class HttpClient {
     const res = await fetch(new URL(path, this.base), {
       method: 'POST',
       redirect: 'manual',
-      headers: { cookie: this.header(), 'content-type': contentType, accept: 'text/html' },
+      headers: { ...this.headers, cookie: this.header(), 'content-type': contentType, accept: 'text/html' },
       body: payload,
     });
     this.store(res);
