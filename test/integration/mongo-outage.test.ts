@@ -13,6 +13,8 @@ import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { startMongoTestServer, type MongoTestServer } from '../support/mongo-test-server.ts';
 import { startTcpProxy, mongoTarget, type TcpProxy } from '../support/tcp-proxy.ts';
 import { ClientService } from '../../src/admin/clients.ts';
+import { openMongoStore } from '../../src/store/mongo/index.ts';
+import { StoreUnavailableError, type Store } from '../../src/store/ports.ts';
 
 const SELECTION_TIMEOUT_MS = 1_500;
 const RECONNECT_AFTER_MS = 4_000;
@@ -158,6 +160,7 @@ describe('MongoDB outage behind a proxy', () => {
       for (let i = 0; i < 5; i++) expect((await token()).status).toBe(200);
       expect((await readyz()).status).toBe(200);
       expect(logged('mongo.connection.restored')).toBeGreaterThan(restored);
+      expect(logged('mongo.connection.restored')).toBe(logged('mongo.connection.lost')); // each loss has its return
     }
   }, 300_000);
 
@@ -182,8 +185,49 @@ describe('MongoDB outage behind a proxy', () => {
     expect(back.status, `after the restore: ${back.body.slice(0, 300)}`).toBe(200);
     for (let i = 0; i < 5; i++) expect((await token()).status).toBe(200);
     expect((await readyz()).status).toBe(200);
-    expect(logged('mongo.connection.recreated')).toBeGreaterThan(0);
+    const recreated = captured.lines.findIndex((l) => l.event === 'mongo.connection.recreated');
+    expect(recreated).toBeGreaterThanOrEqual(0);
+    // Operations failing on the retired connection don't count as a new outage.
+    expect(captured.lines.slice(recreated).filter((l) => l.event === 'mongo.connection.lost')).toEqual([]);
     // The retired connection is closed and gone from mongoose's list.
     for (const c of ours) expect(mongoose.connections).not.toContain(c);
+  }, 120_000);
+});
+
+describe('the MongoDB store while MongoDB is gone', () => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await openMongoStore({
+      uri: throughProxy(mongo.uri, proxy),
+      timeouts: { serverSelectionTimeoutMs: SELECTION_TIMEOUT_MS, connectTimeoutMs: SELECTION_TIMEOUT_MS, socketTimeoutMs: 10_000, waitQueueTimeoutMs: 5_000 },
+      reconnectAfterMs: RECONNECT_AFTER_MS,
+    });
+  });
+  afterAll(async () => {
+    proxy.restore();
+    await store?.close();
+  });
+
+  it('throws StoreUnavailableError (the driver\'s error as cause) from repos and limiters, then works again', async () => {
+    const limiter = store.rateLimiter({ keyPrefix: 'outage', points: 100, duration: 60 });
+    await limiter.consume('k');
+    expect(await store.accounts.findById('nobody')).toBeNull();
+    proxy.drop();
+    const failures = await Promise.all([
+      store.accounts.findById('nobody').then(() => null, (e: unknown) => e),
+      store.oidc.upsert('AccessToken', 'a', { jti: 'a' }, new Date(Date.now() + 60_000)).then(() => null, (e: unknown) => e),
+      store.clients.find('c').then(() => null, (e: unknown) => e),
+      limiter.consume('k').then(() => null, (e: unknown) => e),
+    ]);
+    for (const err of failures) {
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as Error).cause).toBeInstanceOf(Error); // the driver's (or, as driver 7.8 does on a reset socket, a bare write ECONNRESET)
+    }
+    expect(await store.ready()).toMatchObject({ ok: false });
+    proxy.restore();
+    await until(() => store.accounts.findById('nobody').then(() => true, () => false), Boolean, RECOVERS_WITHIN_MS);
+    expect(await store.accounts.findById('nobody')).toBeNull();
+    expect((await limiter.consume('k')).consumedPoints).toBe(2);
+    expect(await store.ready()).toEqual({ ok: true });
   }, 120_000);
 });

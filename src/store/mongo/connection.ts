@@ -4,11 +4,12 @@
 // The driver gets over most outages by itself, but mongoose 9.12 / driver 7.8 were seen never to
 // reconnect after a short outage under load (every operation waited serverSelectionTimeoutMS and failed
 // until the process restarted; a bare mongoose client did the same). So any sign of trouble (an
-// operation failing as unreachable, a failed readiness ping, the driver reporting the server gone)
-// starts a probe every PROBE_INTERVAL_MS. A ping that answers ends the outage. Still down after
-// `reconnectAfterMs`, a new connection is opened (a new client, the models compiled on it); once it is
-// connected it replaces the old one, which is closed, and the repos (which reach the models through
-// `current`) use it from their next call on. While all is well nothing runs: no timer, no extra command.
+// operation failing as unreachable, the driver reporting the server gone) has the connection in use
+// pinged; a failed ping (or readiness check) starts an outage, logged, and a ping every
+// PROBE_INTERVAL_MS; a ping that answers ends it, logged. Still down after `reconnectAfterMs`, a new
+// connection is opened (a new client, the models compiled on it); once it is connected it replaces the
+// old one, which is closed, and the repos (which reach the models through `current`) use it from their
+// next call on. While all is well nothing runs: no timer, no extra command.
 import mongoose, { type Connection } from 'mongoose';
 import type { Logger } from '../../log.ts';
 import type { StoreReadiness } from '../ports.ts';
@@ -104,6 +105,7 @@ export class MongoLink<R> {
   private downSince: number | null = null;
   private lastAttempt = 0;
   private probe: NodeJS.Timeout | null = null;
+  private probing = false;
   private recreating = false;
   private closed = false;
 
@@ -123,22 +125,19 @@ export class MongoLink<R> {
     return this.live;
   }
 
-  /** Something found MongoDB unreachable: log it (once per outage) and start probing. */
-  failed(cause: unknown): void {
-    if (this.closed) return;
-    if (this.downSince === null) {
-      this.downSince = Date.now();
-      this.lastAttempt = this.downSince;
-      this.opts.log?.error({ event: 'mongo.connection.lost', store: 'mongo', reason: describe(cause) }, `MongoDB connection lost: ${describe(cause)}`);
-    }
-    this.schedule(PROBE_INTERVAL_MS);
+  /**
+   * An operation failed as if MongoDB were unreachable: a hint, checked with a ping of the connection in
+   * use (an operation still running on a connection just replaced fails too, and means nothing).
+   */
+  suspect(): void {
+    this.schedule(this.downSince === null ? 0 : PROBE_INTERVAL_MS);
   }
 
-  /** Readiness: a bounded ping of the connection in use, which also ends or starts an outage. */
+  /** Readiness: a bounded ping of the connection in use, which also starts or ends an outage. */
   async ready(): Promise<StoreReadiness> {
-    const result = await ping(this.live.connection, this.opts.readyTimeoutMs);
-    if (result.ok) this.restored();
-    else this.failed(result.reason);
+    const live = this.live;
+    const result = await ping(live.connection, this.opts.readyTimeoutMs);
+    if (live === this.live) this.record(result);
     return result;
   }
 
@@ -150,18 +149,18 @@ export class MongoLink<R> {
   }
 
   private watch(connection: Connection): void {
-    // The driver's view (a failed heartbeat, the server back): a hint only; pings decide.
+    // The driver's view (a failed heartbeat, the server back): hints too; pings decide.
     connection.on('disconnected', () => {
-      if (connection === this.live.connection) this.failed(new Error('the driver lost the server'));
+      if (connection === this.live.connection) this.suspect();
     });
     connection.on('reconnected', () => {
       if (connection === this.live.connection && this.downSince !== null) this.schedule(0);
     });
   }
 
+  /** One probe at a time, and only while something is (or may be) wrong. */
   private schedule(ms: number): void {
-    if (this.closed || (this.probe && ms > 0)) return;
-    if (this.probe) clearTimeout(this.probe);
+    if (this.closed || this.probe || this.probing) return;
     this.probe = setTimeout(() => {
       this.probe = null;
       void this.check();
@@ -170,19 +169,33 @@ export class MongoLink<R> {
   }
 
   private async check(): Promise<void> {
-    if (this.closed || this.downSince === null) return;
-    const result = await ping(this.live.connection, this.opts.readyTimeoutMs);
-    if (result.ok) return this.restored();
-    if (Date.now() - this.lastAttempt >= this.opts.reconnectAfterMs) await this.recreate();
+    if (this.closed) return;
+    this.probing = true;
+    try {
+      const live = this.live;
+      const result = await ping(live.connection, this.opts.readyTimeoutMs);
+      if (live === this.live) this.record(result);
+      if (this.downSince !== null && Date.now() - this.lastAttempt >= this.opts.reconnectAfterMs) await this.recreate();
+    } finally {
+      this.probing = false;
+    }
     if (this.downSince !== null) this.schedule(PROBE_INTERVAL_MS);
+  }
+
+  private record(result: StoreReadiness): void {
+    if (result.ok) return this.restored();
+    if (this.downSince === null) {
+      this.downSince = Date.now();
+      this.lastAttempt = this.downSince;
+      this.opts.log?.error({ event: 'mongo.connection.lost', store: 'mongo', reason: result.reason }, `MongoDB connection lost: ${result.reason}`);
+    }
+    this.schedule(PROBE_INTERVAL_MS);
   }
 
   private restored(): void {
     if (this.downSince === null) return;
     const downMs = Date.now() - this.downSince;
     this.downSince = null;
-    if (this.probe) clearTimeout(this.probe);
-    this.probe = null;
     this.opts.log?.warn({ event: 'mongo.connection.restored', store: 'mongo', downMs }, `MongoDB connection back after ${(downMs / 1000).toFixed(1)} s`);
   }
 

@@ -89,10 +89,10 @@ export async function openMongoStore(opts: MongoStoreOptions): Promise<Store> {
     await link.close().catch(() => undefined);
     throw err;
   }
-  // A failure that means "unreachable" becomes StoreUnavailableError and starts the link's probing.
+  // A failure that means "unreachable" becomes StoreUnavailableError and has the link check the connection.
   const fail = (err: unknown): never => {
     const mapped = storeErrorOf(err);
-    if (mapped !== err) link.failed(err);
+    if (mapped !== err) link.suspect();
     throw mapped;
   };
   const repos = link.current.repos;
