@@ -43,6 +43,18 @@ export const ConfigSchema = z
     issuer: url(['http:', 'https:'], 'http(s)').nullable(),
     dataDir: z.string().min(1),
     mongodbUri: url(['mongodb:', 'mongodb+srv:'], 'MongoDB').nullable(),
+    // MongoDB waits and recovery (src/store/mongo/connection.ts); they win over the same options in
+    // MONGODB_URI. The driver's own defaults wait 30 s for a server, so an outage held every request 30 s.
+    mongodb: z
+      .object({
+        serverSelectionTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+        connectTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+        socketTimeoutMs: z.number().int().min(0).max(600_000).default(10_000), // 0 = no limit
+        waitQueueTimeoutMs: z.number().int().min(0).max(120_000).default(5_000), // 0 = no limit
+        // Unreachable this long (and again after each failed try): the connection is recreated.
+        reconnectAfterMs: z.number().int().min(1_000).max(600_000).default(15_000),
+      })
+      .prefault({}),
     // Reverse proxies whose X-Forwarded-* headers are believed (src/http/proxy.ts); empty = none.
     trustedProxies: z.array(z.string().refine(isAddressOrCidr, 'must be IP addresses or CIDR ranges like 10.0.0.0/8 or fd00::/8')),
     // Host names besides the issuer's that requests may name (src/http/hosts.ts); any other gets a 400.
@@ -186,6 +198,11 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ISSUER: ['issuer', (v) => v.replace(/\/+$/, '')],
   DATA_DIR: ['dataDir', String],
   MONGODB_URI: ['mongodbUri', String],
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: ['mongodb.serverSelectionTimeoutMs', int],
+  MONGODB_CONNECT_TIMEOUT_MS: ['mongodb.connectTimeoutMs', int],
+  MONGODB_SOCKET_TIMEOUT_MS: ['mongodb.socketTimeoutMs', int],
+  MONGODB_WAIT_QUEUE_TIMEOUT_MS: ['mongodb.waitQueueTimeoutMs', int],
+  MONGODB_RECONNECT_AFTER_MS: ['mongodb.reconnectAfterMs', int],
   TRUSTED_PROXIES: ['trustedProxies', list],
   ALLOWED_HOSTS: ['allowedHosts', (v) => list(v.toLowerCase())],
   LOG_LEVEL: ['logLevel', String],

@@ -7,7 +7,8 @@ import type { Logger } from '../log.ts';
 export async function openStore(config: Config, log?: Logger): Promise<Store> {
   if (config.mongodbUri) {
     const { openMongoStore } = await import('./mongo/index.ts');
-    return openMongoStore({ uri: config.mongodbUri });
+    const { reconnectAfterMs, ...timeouts } = config.mongodb;
+    return openMongoStore({ uri: config.mongodbUri, timeouts, reconnectAfterMs, log });
   }
   const { openSqliteStore } = await import('./sqlite/index.ts');
   return openSqliteStore({

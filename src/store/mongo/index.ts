@@ -2,10 +2,15 @@
 // No transactions anywhere: every state change that must be atomic is one conditional single-document
 // update, uniqueness comes from unique indexes, and expiry is checked on every read (TTL indexes only
 // clean up; MongoDB's TTL monitor runs once a minute).
-import mongoose from 'mongoose';
+//
+// Outages (connection.ts): waits are bounded by the driver timeouts, an unreachable MongoDB surfaces as
+// StoreUnavailableError (503 at the HTTP layer), and a connection that stays dead is recreated. The
+// repos handed out here are stable objects forwarding to the repos of the connection in use.
+import type { Connection } from 'mongoose';
 import { RateLimiterMongo } from 'rate-limiter-flexible';
+import type { Logger } from '../../log.ts';
 import type { RateLimitOptions, Store, StoreReadiness } from '../ports.ts';
-import { CHALLENGE_RETENTION_SECONDS, createModels, type MongoModels } from './models.ts';
+import { CHALLENGE_RETENTION_SECONDS, type MongoModels } from './models.ts';
 import { mongoAccounts, mongoClients, migrateAccounts } from './accounts.ts';
 import { mongoOidc } from './oidc.ts';
 import { mongoChallenges } from './challenges.ts';
@@ -13,7 +18,11 @@ import { mongoSignIns } from './sign-ins.ts';
 import { mongoConsents } from './consents.ts';
 import { mongoBrowsers } from './browsers.ts';
 import { mongoAudit, mongoKeys } from './misc.ts';
-import { commandMonitoring, publishCommands } from './commands.ts';
+import { MongoLink, type MongoDriverTimeouts } from './connection.ts';
+import { forwarding } from './forwarding.ts';
+import { storeErrorOf } from './unavailable.ts';
+
+export type { MongoDriverTimeouts } from './connection.ts';
 
 /** One collection holds every limiter's counters (keys carry the limiter's keyPrefix). */
 export const RATE_LIMIT_COLLECTION = 'rate_limits';
@@ -21,26 +30,25 @@ export const RATE_LIMIT_COLLECTION = 'rate_limits';
 /** How long a readiness ping may take before the store counts as unreachable. */
 export const READY_TIMEOUT_MS = 2_000;
 
-export async function openMongoStore(opts: { uri: string; readyTimeoutMs?: number }): Promise<Store> {
-  const readyTimeoutMs = opts.readyTimeoutMs ?? READY_TIMEOUT_MS;
-  const connection = mongoose.createConnection(opts.uri, { autoIndex: true, autoCreate: true, ...commandMonitoring() });
-  await connection.asPromise();
-  publishCommands(connection); // only for the bench's cost pass and the command-count test
-  let models: MongoModels;
-  try {
-    models = await createModels(connection);
-    // The limiter's own index creation is fire-and-forget; create them here so the unique key exists
-    // before the first counter is written.
-    const counters = connection.collection(RATE_LIMIT_COLLECTION);
-    await counters.createIndex({ expire: -1 }, { expireAfterSeconds: 0 });
-    await counters.createIndex({ key: 1 }, { unique: true });
-    await migrateAccounts(models); // accounts of versions before factor records
-  } catch (err) {
-    await connection.close().catch(() => undefined);
-    throw err;
-  }
+/** How long MongoDB may stay unreachable before the connection is recreated, unless configured. */
+export const RECONNECT_AFTER_MS = 15_000;
+
+export interface MongoStoreOptions {
+  uri: string;
+  readyTimeoutMs?: number;
+  /** Driver waits (MONGODB_*_TIMEOUT_MS); unset = the connection string's, else the driver's defaults. */
+  timeouts?: MongoDriverTimeouts;
+  reconnectAfterMs?: number;
+  /** Where outages, recoveries and recreated connections are logged. */
+  log?: Logger;
+}
+
+type Repos = Pick<Store, 'accounts' | 'clients' | 'oidc' | 'challenges' | 'signIns' | 'consents' | 'browsers' | 'keys' | 'audit'> & {
+  purgeExpired(now: Date): Promise<void>;
+};
+
+function reposOf(connection: Connection, models: MongoModels): Repos {
   return {
-    kind: 'mongo',
     accounts: mongoAccounts(models),
     clients: mongoClients(models),
     oidc: mongoOidc(models),
@@ -50,11 +58,67 @@ export async function openMongoStore(opts: { uri: string; readyTimeoutMs?: numbe
     browsers: mongoBrowsers(models),
     keys: mongoKeys(models),
     audit: mongoAudit(models),
+    async purgeExpired(now) {
+      const challengeCutoff = new Date(now.getTime() - CHALLENGE_RETENTION_SECONDS * 1000);
+      await Promise.all([
+        models.oidc.deleteMany({ expiresAt: { $ne: null, $lte: now } }),
+        models.challenges.deleteMany({ expiresAt: { $lte: challengeCutoff } }),
+        connection.collection(RATE_LIMIT_COLLECTION).deleteMany({ expire: { $ne: null, $lte: now } }),
+      ]);
+    },
+  };
+}
+
+async function prepare(connection: Connection): Promise<void> {
+  // The limiter's own index creation is fire-and-forget; create them here so the unique key exists
+  // before the first counter is written.
+  const counters = connection.collection(RATE_LIMIT_COLLECTION);
+  await counters.createIndex({ expire: -1 }, { expireAfterSeconds: 0 });
+  await counters.createIndex({ key: 1 }, { unique: true });
+}
+
+export async function openMongoStore(opts: MongoStoreOptions): Promise<Store> {
+  const link = await MongoLink.open<Repos>({
+    uri: opts.uri,
+    timeouts: opts.timeouts,
+    readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
+    reconnectAfterMs: opts.reconnectAfterMs ?? RECONNECT_AFTER_MS,
+    log: opts.log,
+    prepare,
+    build: reposOf,
+  });
+  try {
+    await migrateAccounts(link.current.models); // accounts of versions before factor records
+  } catch (err) {
+    await link.close().catch(() => undefined);
+    throw err;
+  }
+  // A failure that means "unreachable" becomes StoreUnavailableError and has the link check the connection.
+  const fail = (err: unknown): never => {
+    const mapped = storeErrorOf(err);
+    if (mapped !== err) link.suspect();
+    throw mapped;
+  };
+  const repos = link.current.repos;
+  const via = <K extends Exclude<keyof Repos, 'purgeExpired'>>(key: K) => forwarding(Object.keys(repos[key]), () => link.current.repos[key], fail);
+  // What the limiters use of a collection, forwarded to the connection in use (a limiter keeps the
+  // collection object it was given for its whole life).
+  const counters = forwarding(['findOneAndUpdate', 'findOne', 'deleteOne'], () => link.current.connection.collection(RATE_LIMIT_COLLECTION), fail);
+  const countersClient = { collection: () => counters };
+  return {
+    kind: 'mongo',
+    accounts: via('accounts'),
+    clients: via('clients'),
+    oidc: via('oidc'),
+    challenges: via('challenges'),
+    signIns: via('signIns'),
+    consents: via('consents'),
+    browsers: via('browsers'),
+    keys: via('keys'),
+    audit: via('audit'),
     rateLimiter(o: RateLimitOptions) {
-      // A mongoose Connection has no db() function, so the limiter uses connection.collection(...)
-      // directly: the counters live in this store's database.
       return new RateLimiterMongo({
-        storeClient: connection,
+        storeClient: countersClient,
         tableName: RATE_LIMIT_COLLECTION,
         keyPrefix: o.keyPrefix,
         points: o.points,
@@ -63,42 +127,17 @@ export async function openMongoStore(opts: { uri: string; readyTimeoutMs?: numbe
         disableIndexesCreation: true,
       });
     },
-    async purgeExpired(now = new Date()) {
-      const challengeCutoff = new Date(now.getTime() - CHALLENGE_RETENTION_SECONDS * 1000);
-      await Promise.all([
-        models.oidc.deleteMany({ expiresAt: { $ne: null, $lte: now } }),
-        models.challenges.deleteMany({ expiresAt: { $lte: challengeCutoff } }),
-        connection.collection(RATE_LIMIT_COLLECTION).deleteMany({ expire: { $ne: null, $lte: now } }),
-      ]);
+    purgeExpired(now = new Date()) {
+      return link.current.repos.purgeExpired(now).then(undefined, fail);
     },
     async claimForServer() {
       // Several instances share one replica set: nothing to claim.
     },
-    async ready(): Promise<StoreReadiness> {
-      // `hello` answers from any member; a member that can't take writes (a secondary, an election in
-      // progress) is not ready. Bounded here: the driver would wait serverSelectionTimeoutMS (30 s by default).
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${readyTimeoutMs} ms`)), readyTimeoutMs);
-      });
-      try {
-        const db = connection.db;
-        if (!db) return { ok: false, reason: 'MongoDB connection not open' };
-        const hello = db.command({ hello: 1 });
-        hello.catch(() => undefined); // a late failure after the timeout is no unhandled rejection
-        const reply = (await Promise.race([hello, timeout])) as { isWritablePrimary?: boolean; ismaster?: boolean };
-        if (reply.isWritablePrimary === false || (reply.isWritablePrimary === undefined && reply.ismaster === false)) {
-          return { ok: false, reason: 'MongoDB server is not a writable primary' };
-        }
-        return { ok: true };
-      } catch (err) {
-        return { ok: false, reason: `MongoDB unreachable: ${(err as Error).message}` };
-      } finally {
-        clearTimeout(timer);
-      }
+    ready(): Promise<StoreReadiness> {
+      return link.ready();
     },
-    async close() {
-      await connection.close();
+    close() {
+      return link.close();
     },
   };
 }
