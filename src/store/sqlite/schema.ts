@@ -37,9 +37,11 @@ CREATE TABLE IF NOT EXISTS sign_ins (
   doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sign_ins_account ON sign_ins (account_id);
+-- Signing, cookie and data keys (src/keys/); version moves on with each write (compare-and-set).
 CREATE TABLE IF NOT EXISTS keys (
   name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
+  value TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
