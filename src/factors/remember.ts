@@ -15,18 +15,23 @@ function stamp(key: string, account: AccountRecord, exp: number): string {
     .digest('base64url');
 }
 
-export function rememberBrowser(ctx: Context, key: string, account: AccountRecord, days: number): void {
+/** `keys`: the cookie keys in use, current first (src/keys/): the current one stamps, any of them is believed. */
+type Keys = string | readonly string[];
+const listOf = (keys: Keys): readonly string[] => (typeof keys === 'string' ? [keys] : keys);
+
+export function rememberBrowser(ctx: Context, keys: Keys, account: AccountRecord, days: number): void {
   const exp = Date.now() + days * 86_400_000;
-  ctx.cookies.set(COOKIE, `${account.id}.${exp}.${stamp(key, account, exp)}`, {
+  ctx.cookies.set(COOKIE, `${account.id}.${exp}.${stamp(listOf(keys)[0], account, exp)}`, {
     httpOnly: true, sameSite: 'lax', secure: ctx.secure, maxAge: days * 86_400_000, overwrite: true, signed: false,
   });
 }
 
-export function isRemembered(ctx: Context, key: string, account: AccountRecord): boolean {
+export function isRemembered(ctx: Context, keys: Keys, account: AccountRecord): boolean {
   const value = ctx.cookies.get(COOKIE);
   if (!value) return false;
   const [id, expText, mac] = value.split('.');
   const exp = Number(expText);
   if (id !== account.id || !Number.isFinite(exp) || exp < Date.now() || !mac) return false;
-  return constantTimeEqual(mac, stamp(key, account, exp));
+  // A browser remembered before a cookie key rotation stays remembered while the older key is kept.
+  return listOf(keys).reduce((ok, key) => constantTimeEqual(mac, stamp(key, account, exp)) || ok, false);
 }

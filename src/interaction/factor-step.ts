@@ -68,7 +68,7 @@ function renderStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord
 async function current(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
   const { p, account } = await progressOrExpire(s, l);
-  const next = nextStep(s, account, p, l.demand, isRemembered(ctx, s.rememberKey, account));
+  const next = nextStep(s, account, p, l.demand, isRemembered(ctx, s.cookieKeys, account));
   return { l, p, account, next };
 }
 
@@ -95,7 +95,7 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
   }
   await s.audit(factor.type === 'recovery' ? 'mfa.recovery_code_used' : 'mfa.succeeded', account.id, clientIp(ctx), { factor: factor.type });
   if (field(ctx, 'remember_browser') === 'yes' && next.rememberable && factor.type !== 'recovery' && s.config.mfa.rememberBrowserDays > 0) {
-    rememberBrowser(ctx, s.rememberKey, account, s.config.mfa.rememberBrowserDays);
+    rememberBrowser(ctx, s.cookieKeys, account, s.config.mfa.rememberBrowserDays);
   }
   await startProgress(s, l, { ...p, chosen: undefined, amr: [...p.amr, factor.amr], methods: { ...p.methods, [factor.amr]: Math.floor(Date.now() / 1000) } });
   ctx.redirect(`/interaction/${l.uid}`);

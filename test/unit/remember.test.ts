@@ -72,6 +72,13 @@ describe('remember this browser', () => {
     expect(isRemembered(request(cookie), KEY, account({ phoneNumber: null }))).toBe(false);
   });
 
+  it('stays remembered across a cookie key rotation while the older key is kept, and not after', () => {
+    const cookie = remembered(account());
+    const NEW = 'the-rotated-in-cookie-key-0123456789ab';
+    expect(isRemembered(request(cookie), [NEW, KEY], account())).toBe(true);
+    expect(isRemembered(request(cookie), [NEW], account())).toBe(false);
+  });
+
   it('counts only for its own account, under its own key, until it expires, and not when tampered with', () => {
     const cookie = remembered(account(), 1);
     expect(isRemembered(request(cookie), KEY, account({ id: 'acct-2' }))).toBe(false);
