@@ -97,6 +97,13 @@ function human(value: unknown): string {
     .join('\n');
 }
 
+/** Rows of equal-width columns, for lists a person reads (`keys list`). */
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const cells = [columns.map((c) => c.replace(/([A-Z])/g, ' $1').toUpperCase()), ...rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [noun, verb, ...rest] = argv;
   const { positional, opts, json } = flags(rest);
@@ -168,7 +175,10 @@ async function main(argv: string[]): Promise<number> {
       default:
         throw new UsageError(`unknown command "${noun} ${verb}"`);
     }
-    process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${human(out)}${note}\n`);
+    const forPeople = noun === 'keys' && (verb ?? 'list') === 'list'
+      ? table(out as Record<string, unknown>[], ['kind', 'status', 'id', 'alg', 'source', 'created', 'activates', 'retired', 'dropAfter'])
+      : human(out);
+    process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${forPeople}${note}\n`);
     return 0;
   } finally {
     await store.close();

@@ -3,6 +3,7 @@
 // issued before a rotation stops working before it expires, no stored secret is lost.
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawn } from 'node:child_process';
+import Database from 'libsql';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -338,7 +339,17 @@ describe('keys CLI output', SLOW, () => {
     const listed = await cli({ dataDir }, ['keys', 'list', '--json']);
     expect(listed.json.map((k: { kind: string; status: string }) => `${k.kind}:${k.status}`)).toEqual(['signing:current', 'cookie:current', 'data:current']);
     for (const k of listed.json) expect(human.stdout).toContain(k.id);
-    for (const out of [human.stdout, listed.stdout]) expect(out).not.toMatch(/"d"\s*:|material|"x"\s*:/);
+    // No key material: neither a secret nor a private (or public) key component.
+    const db = new Database(path.join(dataDir, 'tessera.db'));
+    const rows = db.prepare('SELECT value FROM keys').all() as { value: string }[];
+    db.close();
+    const secrets = rows.flatMap((r) => {
+      const v = JSON.parse(r.value);
+      const ring: { material: unknown }[] = v.entries ?? (Array.isArray(v) ? v.map((m: unknown) => ({ material: m })) : [{ material: v.keys?.[0] ?? v }]);
+      return ring.flatMap((e) => (typeof e.material === 'string' ? [e.material] : [(e.material as { d: string }).d, (e.material as { x: string }).x]));
+    });
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    for (const out of [human.stdout, listed.stdout]) for (const secret of secrets) expect(out).not.toContain(secret);
 
     const configured = { COOKIE_SECRETS: 'a-configured-cookie-secret-0123456789', DATA_KEY: 'a-configured-data-key-0123456789abcd' };
     const cookie = await cli({ dataDir }, ['keys', 'rotate', '--cookie', '--json'], configured);
