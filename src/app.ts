@@ -11,8 +11,7 @@ import type { Config } from './config.ts';
 import type { Store } from './store/ports.ts';
 import { openStore } from './store/open.ts';
 import { createLogger, type Logger } from './log.ts';
-import { loadKeys } from './oidc/keys.ts';
-import { SecretBox } from './secrets.ts';
+import { loadKeys, followKeys } from './oidc/keys.ts';
 import { DevOutbox } from './notify/outbox.ts';
 import { createMailSender } from './notify/mail.ts';
 import { createSmsSender } from './notify/sms.ts';
@@ -29,6 +28,7 @@ import { RecoveryCodes } from './factors/recovery/codes.ts';
 import { createFactorRegistry } from './factors/index.ts';
 import { front } from './http/front.ts';
 import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
+import { readSigned } from './http/signed-cookie.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
 import { AllowedHosts } from './http/hosts.ts';
 import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
@@ -70,9 +70,8 @@ export interface Built {
 export async function buildCore(config: Config, opts: { store?: Store; log?: Logger } = {}) {
   const log = opts.log ?? createLogger(config.logLevel);
   const store = opts.store ?? (await openStore(config, log));
-  const keys = await loadKeys(store, config);
-  const box = new SecretBox(keys.dataKey);
-  return { log, store, keys, box };
+  const keys = await loadKeys(store, config, log);
+  return { log, store, keys, box: keys.box };
 }
 
 export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
@@ -88,7 +87,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, timeoutSeconds: config.mail.timeoutSeconds, outbox, log });
   const sms = createSmsSender({ vonage: config.sms.vonage, timeoutSeconds: config.sms.timeoutSeconds, outbox, log });
   const acr = new AcrModel(config.acr);
-  const render = createRenderer({ csrfKey: keys.cookieKeys[0], devOutbox: Boolean(outbox), cache: config.env !== 'development' });
+  const render = createRenderer({ csrfKeys: keys.cookieKeys, devOutbox: Boolean(outbox), cache: config.env !== 'development' });
   const audit: Services['audit'] = async (type, accountId, ip, detail = {}) => {
     await store.audit.record({ type, accountId, ip, detail });
     if (/refused|failed|unmet/.test(type)) log.warn({ event: type, accountId, ip, ...detail }, 'security event');
@@ -110,6 +109,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   };
   const provider = createProvider({ config, store, keys, box, acr, pages });
   watchProviderErrors(provider, log, metrics);
+  // Rotations made by the CLI or another instance are taken up from the store while running (src/keys/).
+  followKeys(provider, keys);
+  keys.start();
   const smsGuard = new SmsGuard(store, config.sms.limits);
   const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics });
   const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });
@@ -119,7 +121,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const accounts = new AccountService({ store, config, loginGuard, unlock });
   const recovery = new RecoveryCodes(store, box);
   const services: Services = {
-    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, metrics, rememberKey: keys.cookieKeys[0],
+    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, metrics, cookieKeys: keys.cookieKeys,
     accounts,
     unlock,
     guards: new FormGuard(store, config.limits),
@@ -132,7 +134,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 
   const app = new Koa();
-  app.keys = keys.cookieKeys; // must equal the provider's cookie keys (field notes)
+  app.keys = keys.cookieKeys; // must equal the provider's cookie keys (field notes): the same live array
   // Koa believes X-Forwarded-* only with proxies configured; applyForwarding (first thing below) strips
   // them from every peer that isn't one of those proxies.
   const proxies = new TrustedProxies(config.trustedProxies);
@@ -144,7 +146,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const httpMetrics = config.metrics.enabled ? new HttpMetrics(metrics) : null;
   const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn), metrics: httpMetrics });
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
-  const csrf = verifyCsrf(keys.cookieKeys[0]);
+  const csrf = verifyCsrf(keys.cookieKeys);
   const forms: Koa.Middleware = async (ctx, next) => {
     if (ctx.method === 'POST' && FORM_PREFIXES.some((p) => ctx.path.startsWith(p))) {
       if (!ctx.is('application/x-www-form-urlencoded')) ctx.throw(415, 'Forms must be sent as application/x-www-form-urlencoded.');
@@ -161,7 +163,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     common,
     mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })),
     csrfSessionBinding(async (ctx) => {
-      const id = ctx.cookies.get(sessionCookie, { signed: true });
+      const id = readSigned(ctx, sessionCookie)?.value;
       return id ? (await provider.Session.find(id))?.uid : undefined;
     }),
     forms,
@@ -207,6 +209,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     services,
     async close() {
       clearInterval(purge);
+      keys.stop();
       readiness.stopWatch();
       await store.close();
     },

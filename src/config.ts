@@ -143,7 +143,13 @@ export const ConfigSchema = z
     secrets: z.object({
       cookieKeys: z.array(z.string().min(32, 'cookie secrets must be at least 32 characters')),
       dataKey: z.string().min(32, 'DATA_KEY must be at least 32 characters').nullable(),
+      // Older data keys, still read (decrypt, check hashes) while DATA_KEY writes: rotation (src/keys/).
+      previousDataKeys: z.array(z.string().min(32, 'DATA_KEYS_PREVIOUS entries must be at least 32 characters')).default([]),
     }),
+    // Key rotation (src/keys/): how often each instance reads the keys again from the store. A new key
+    // made by `keys rotate` is published at once and used from twice this long after, when every
+    // instance has it.
+    keys: z.object({ refreshSeconds: z.number().int().min(1).max(3600).default(30) }).default({ refreshSeconds: 30 }),
     demoClient: z.record(z.string(), z.unknown()).nullable(), // its secret is published in the README
     demoClientEnabled: z.boolean().nullable(), // null = on in development with a loopback issuer
     // Security notices beyond the always-on ones (src/notify/notices.ts): a mail for a sign-in from a
@@ -165,6 +171,10 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['secrets', 'cookieKeys'], message: 'COOKIE_SECRETS is required in production' });
     if (!c.secrets.dataKey) ctx.addIssue({ code: 'custom', path: ['secrets', 'dataKey'], message: 'DATA_KEY is required in production' });
     if (!c.mail.smtpUrl) ctx.addIssue({ code: 'custom', path: ['mail', 'smtpUrl'], message: 'SMTP_URL is required in production' });
+  })
+  .superRefine((c, ctx) => {
+    if (c.secrets.previousDataKeys.length && !c.secrets.dataKey)
+      ctx.addIssue({ code: 'custom', path: ['secrets', 'previousDataKeys'], message: 'DATA_KEYS_PREVIOUS needs DATA_KEY (the key that encrypts now)' });
   });
 
 export type Config = z.infer<typeof ConfigSchema> & {
@@ -250,6 +260,8 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   DEMO_CLIENT: ['demoClientEnabled', bool],
   COOKIE_SECRETS: ['secrets.cookieKeys', list],
   DATA_KEY: ['secrets.dataKey', String],
+  DATA_KEYS_PREVIOUS: ['secrets.previousDataKeys', list],
+  KEYS_REFRESH_SECONDS: ['keys.refreshSeconds', int],
   ACR_1FA: ['acr.oneFactor', String],
   ACR_MFA: ['acr.mfa', String],
   ACR_MFA_SMS: ['acr.mfaSms', String],

@@ -37,7 +37,7 @@ export interface Services {
   factors: FactorRegistry;
   /** Prometheus counters (sign-ins, codes, ...), served at /metrics. */
   metrics: Metrics;
-  /** HMAC key of the remember-this-browser cookie. */
-  rememberKey: string;
+  /** The cookie keys in use, current first (one live list: a rotation changes it in place, src/keys/). */
+  cookieKeys: readonly string[];
   audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;
 }

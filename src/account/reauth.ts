@@ -6,7 +6,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
-import { field, clientIp, credentialOf, originOf } from '../interaction/context.ts';
+import { field, clientIp, credentialOf, sameCredential, originOf } from '../interaction/context.ts';
 import { recoveryCodesLeft } from '../factors/records.ts';
 import type { Factor, FactorContext } from '../factors/factor.ts';
 import { AMR } from '../oidc/acr.ts';
@@ -51,7 +51,7 @@ async function loadProof(s: Services, uid: string): Promise<Proof | null> {
 export async function hasFreshProof(s: Services, ctx: Context, a: AccountRecord): Promise<boolean> {
   const uid = await sessionUid(s, ctx);
   const proof = uid ? await loadProof(s, uid) : null;
-  if (!proof || proof.accountId !== a.id || proof.credential !== credentialOf(s, a)) return false;
+  if (!proof || proof.accountId !== a.id || !sameCredential(s, a, proof.credential)) return false;
   if (Date.now() / 1000 - proof.passwordAt > PROOF_SECONDS) return false;
   const needed = proofFactors(s, a);
   return needed.length === 0 || needed.some((f) => proof.factors.includes(f.type));
@@ -93,7 +93,7 @@ export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Cont
   const pending = async (ctx: Context, a: AccountRecord) => {
     const uid = await sessionUid(s, ctx);
     const proof = uid ? await loadProof(s, uid) : null;
-    const fresh = proof && proof.accountId === a.id && proof.credential === credentialOf(s, a) && Date.now() / 1000 - proof.passwordAt <= PROOF_SECONDS;
+    const fresh = proof && proof.accountId === a.id && sameCredential(s, a, proof.credential) && Date.now() / 1000 - proof.passwordAt <= PROOF_SECONDS;
     return { uid, proof: fresh ? proof : null };
   };
   const chosenFactor = (ctx: Context, a: AccountRecord): Factor | undefined => {

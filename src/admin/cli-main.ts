@@ -1,4 +1,4 @@
-// `npm run cli -- <client|user> <command> [args] [--json]`
+// `npm run cli -- <client|user|keys> <command> [args] [--json]`
 // Reads the same configuration as the server (same environment = same store). With --json, input
 // comes as JSON on stdin (create/update) and output is one JSON document; errors exit with code 1.
 import { loadConfig, ConfigError } from '../config.ts';
@@ -15,6 +15,8 @@ import type { Config } from '../config.ts';
 import type { Store } from '../store/ports.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
+import { KeyAdmin, KeyAdminError } from '../keys/admin.ts';
+import { KeyRingError } from '../keys/rings.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [--json]
 
@@ -37,6 +39,15 @@ Users
   user delete SUB|EMAIL [--json]
   user unlock SUB|EMAIL [--json]       lift a password lockout (failure counts, delays, wrong-code caps); audited
   user reset-mfa SUB|EMAIL [--json]    remove every second factor and recovery code; audited, the user is emailed
+
+Keys (README "Key rotation"; running servers take changes up within KEYS_REFRESH_SECONDS, no restart)
+  keys list [--json]                   signing, cookie and data keys: ids, status, created, activates, retired, drop time, alg
+  keys rotate [--json]                 new signing key: published now, signs from 2 x KEYS_REFRESH_SECONDS on; the old
+                                       one stays published until every token it signed has expired, then is dropped
+  keys rotate --cookie [--json]        new cookie key (store-kept keys; with COOKIE_SECRETS this explains how instead)
+  keys rotate --data [--json]          new data key (store-kept keys), waits until every instance has it, then re-encrypts
+  keys reencrypt [--dry-run] [--json]  encrypt stored client and authenticator secrets again under the current data key
+  keys prune [--json]                  drop retired keys nothing needs any more (servers do this by themselves too)
 `;
 
 class UsageError extends Error {}
@@ -73,7 +84,7 @@ function flags(args: string[]) {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith('--')) positional.push(a);
-    else if (['--json', '--public', '--first-party', '--help'].includes(a)) opts[a.slice(2)] = ['true'];
+    else if (['--json', '--public', '--first-party', '--help', '--cookie', '--data', '--dry-run'].includes(a)) opts[a.slice(2)] = ['true'];
     else (opts[a.slice(2)] ??= []).push(args[++i] ?? '');
   }
   return { positional, opts, json: Boolean(opts.json) };
@@ -86,16 +97,24 @@ function human(value: unknown): string {
     .join('\n');
 }
 
+/** Rows of equal-width columns, for lists a person reads (`keys list`). */
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const cells = [columns.map((c) => c.replace(/([A-Z])/g, ' $1').toUpperCase()), ...rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '-' : String(r[c]))))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+  return cells.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [noun, verb, ...rest] = argv;
   const { positional, opts, json } = flags(rest);
-  if (!noun || !verb || opts.help || noun === 'help') {
+  if (!noun || (!verb && noun !== 'keys') || opts.help || noun === 'help') {
     process.stdout.write(USAGE);
     return noun ? 0 : 1;
   }
   const config = loadConfig();
   const log = createLogger('silent');
   const { store, keys, box } = await buildCore(config, { log });
+  const keyAdmin = new KeyAdmin(store, config, keys);
   try {
     const noPage = async () => {};
     const provider = createProvider({ config, store, keys, box, acr: new AcrModel(config.acr), pages: { error: noPage, logoutConfirm: noPage, loggedOut: noPage } });
@@ -107,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
     };
     let out: unknown;
     let note = '';
-    switch (`${noun} ${verb}`) {
+    switch (`${noun} ${verb ?? 'list'}`) {
       case 'client create': {
         const input = json
           ? await readStdin()
@@ -136,10 +155,30 @@ async function main(argv: string[]): Promise<number> {
       case 'user delete': await users.delete(id()); out = { deleted: true, user: id() }; break;
       case 'user unlock': out = await users.unlock(id()); break;
       case 'user reset-mfa': out = await users.resetMfa(id()); break;
+      case 'keys list': out = keyAdmin.list(); break;
+      case 'keys rotate': {
+        if (opts.cookie && opts.data) throw new UsageError('rotate one kind at a time: --cookie or --data');
+        if (opts.data) {
+          out = await keyAdmin.rotateData({
+            onWait: (ms) => process.stderr.write(`Waiting ${Math.ceil(ms / 1000)} s until every instance has the new data key, then re-encrypting stored secrets…\n`),
+          });
+        } else out = opts.cookie ? await keyAdmin.rotateCookie() : await keyAdmin.rotateSigning();
+        const r = out as { kind: string; id: string; activates: string; replaces: string; replacedDropAfter: string | null };
+        note =
+          `\n\nNew ${r.kind} key ${r.id} is ${r.kind === 'signing' ? 'published' : 'accepted'} now and ${r.kind === 'data' ? 'encrypts' : 'signs'} from ${r.activates}. ` +
+          `Key ${r.replaces} stays ${r.kind === 'signing' ? 'published' : 'accepted'}` +
+          (r.replacedDropAfter ? ` until ${r.replacedDropAfter}, when everything it signed has expired.` : ' until `keys prune` finds nothing needs it.');
+        break;
+      }
+      case 'keys reencrypt': out = await keyAdmin.reencrypt({ dryRun: Boolean(opts['dry-run']) }); break;
+      case 'keys prune': out = await keyAdmin.prune(); break;
       default:
         throw new UsageError(`unknown command "${noun} ${verb}"`);
     }
-    process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${human(out)}${note}\n`);
+    const forPeople = noun === 'keys' && (verb ?? 'list') === 'list'
+      ? table(out as Record<string, unknown>[], ['kind', 'status', 'id', 'alg', 'source', 'created', 'activates', 'retired', 'dropAfter'])
+      : human(out);
+    process.stdout.write(json ? `${JSON.stringify(out, null, 2)}\n` : `${forPeople}${note}\n`);
     return 0;
   } finally {
     await store.close();
@@ -153,7 +192,7 @@ main(process.argv.slice(2)).then(
     let message: string;
     let fields: Record<string, string> | undefined;
     if (err instanceof FieldErrors) (message = err.message), (fields = err.fields);
-    else if (err instanceof ClientInputError || err instanceof UsageError || err instanceof ConfigError) message = err.message;
+    else if (err instanceof ClientInputError || err instanceof UsageError || err instanceof ConfigError || err instanceof KeyAdminError || err instanceof KeyRingError) message = err.message;
     else message = `unexpected error: ${(err as Error).message}`;
     if (json) process.stderr.write(`${JSON.stringify({ error: message, ...(fields ? { fields } : {}) })}\n`);
     else process.stderr.write(`Error: ${message}\n${err instanceof UsageError ? `\n${USAGE}` : ''}`);

@@ -271,9 +271,10 @@ export class ChallengeEngine {
       await this.deps.audit('code.refused', c.accountId, ip, { purpose: c.purpose, reason: 'account_cap' });
       return { ok: false, reason: 'locked' };
     }
-    const given = this.deps.box.mac(answer.replace(/\s+/g, ''));
+    // The answer's hash under every data key in use: a code sent before a data key rotation still counts.
+    const given = this.deps.box.macs(answer.replace(/\s+/g, ''));
     // Check every stored hash so the time taken doesn't depend on which one matched.
-    const match = c.codeHash.split(' ').reduce((hit, h) => constantTimeEqual(h, given) || hit, false);
+    const match = c.codeHash.split(' ').reduce((hit, h) => given.reduce((m, g) => constantTimeEqual(h, g) || m, false) || hit, false);
     if (match) {
       if (counted) await guard.giveBack(c.accountId, c.purpose, ip); // only wrong answers count
       const won = await this.deps.store.challenges.consume(c.id, new Date());

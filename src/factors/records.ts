@@ -23,7 +23,8 @@ export const FACTOR_DATA = {
   sms: z.object({}).passthrough(),
   email: z.object({}).passthrough(),
   totp: z.object({ secret: z.string().min(1), lastStep: z.number().int().min(0), label: z.string().max(64).optional() }),
-  recovery: z.object({ codes: z.array(z.string()) }),
+  // key: keyId() of the data key the codes were hashed with (absent on sets made before it was kept).
+  recovery: z.object({ codes: z.array(z.string()), key: z.string().optional() }),
 } satisfies Record<FactorType, z.ZodType>;
 
 export type FactorData<T extends FactorType> = z.infer<(typeof FACTOR_DATA)[T]>;

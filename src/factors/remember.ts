@@ -17,8 +17,12 @@ function stamp(key: string, account: AccountRecord, browserId: string, exp: numb
     .digest('base64url');
 }
 
+/** `keys`: the cookie keys in use, current first (src/keys/): the current one stamps, any of them is believed. */
+type Keys = string | readonly string[];
+const listOf = (keys: Keys): readonly string[] => (typeof keys === 'string' ? [keys] : keys);
+
 export interface RememberOptions {
-  key: string;
+  keys: Keys;
   browsers: BrowserRepo;
   ip: string | null;
 }
@@ -31,18 +35,20 @@ export async function rememberBrowser(ctx: Context, o: RememberOptions, account:
     id: browserId, accountId: account.id, kind: 'remembered', userAgent: (ctx.get('user-agent') || '').slice(0, 300), ip: o.ip,
     createdAt: new Date(now), lastSeenAt: new Date(now), expiresAt: new Date(exp),
   });
-  ctx.cookies.set(COOKIE, `${account.id}.${browserId}.${exp}.${stamp(o.key, account, browserId, exp)}`, {
+  ctx.cookies.set(COOKIE, `${account.id}.${browserId}.${exp}.${stamp(listOf(o.keys)[0], account, browserId, exp)}`, {
     httpOnly: true, sameSite: 'lax', secure: ctx.secure, maxAge: days * 86_400_000, overwrite: true, signed: false,
   });
 }
 
-export async function isRemembered(ctx: Context, o: Pick<RememberOptions, 'key' | 'browsers'>, account: AccountRecord): Promise<boolean> {
+export async function isRemembered(ctx: Context, o: Pick<RememberOptions, 'keys' | 'browsers'>, account: AccountRecord): Promise<boolean> {
   const value = ctx.cookies.get(COOKIE);
   if (!value) return false;
   const [id, browserId, expText, mac] = value.split('.');
   const exp = Number(expText);
   if (id !== account.id || !browserId || !Number.isFinite(exp) || exp < Date.now() || !mac) return false;
-  if (!constantTimeEqual(mac, stamp(o.key, account, browserId, exp))) return false;
+  // A browser remembered before a cookie key rotation stays remembered while the older key is kept.
+  const stamped = listOf(o.keys).reduce((ok, key) => constantTimeEqual(mac, stamp(key, account, browserId, exp)) || ok, false);
+  if (!stamped) return false;
   const record = await o.browsers.find(browserId);
   return record?.accountId === account.id && record.kind === 'remembered';
 }

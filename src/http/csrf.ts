@@ -13,6 +13,7 @@
 import crypto from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { constantTimeEqual } from '../secrets.ts';
+import { readSigned } from './signed-cookie.ts';
 
 const COOKIE = 'tessera.csrf';
 const SECRET = /^[A-Za-z0-9_-]{32}$/; // 24 random bytes, base64url
@@ -20,9 +21,13 @@ const SESSION = Symbol('csrf session uid');
 const INTERACTION = /^\/interaction\/([^/]+)/;
 export const SESSION_BOUND_PREFIXES = ['/account'];
 
-function secretOf(ctx: Context): string | undefined {
-  const value = ctx.cookies.get(COOKIE, { signed: true });
-  return value && SECRET.test(value) ? value : undefined;
+function secretOf(ctx: Context): { secret: string; keyIndex: number } | undefined {
+  const read = readSigned(ctx, COOKIE);
+  return read && SECRET.test(read.value) ? { secret: read.value, keyIndex: read.keyIndex } : undefined;
+}
+
+function setSecret(ctx: Context, secret: string) {
+  ctx.cookies.set(COOKIE, secret, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true, signed: true });
 }
 
 function bindingOf(ctx: Context): string {
@@ -36,14 +41,16 @@ function tokenFor(key: string, secret: string, binding: string): string {
   return crypto.createHmac('sha256', key).update(`${binding}\n${secret}`).digest('base64url');
 }
 
-/** The token for forms on the page being rendered; issues the secret cookie when the browser has none. */
-export function csrfToken(ctx: Context, key: string): string {
-  let secret = secretOf(ctx);
-  if (!secret) {
-    secret = crypto.randomBytes(24).toString('base64url');
-    ctx.cookies.set(COOKIE, secret, { httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true, signed: true });
-  }
-  return tokenFor(key, secret, bindingOf(ctx));
+/**
+ * The token for forms on the page being rendered; issues the secret cookie when the browser has none.
+ * `keys`: the cookie keys in use, current first (they change while running: src/keys/). Tokens are made
+ * with the current key; a secret cookie signed with an older one is signed again with the current one.
+ */
+export function csrfToken(ctx: Context, keys: readonly string[]): string {
+  const found = secretOf(ctx);
+  const secret = found?.secret ?? crypto.randomBytes(24).toString('base64url');
+  if (!found || found.keyIndex > 0) setSecret(ctx, secret);
+  return tokenFor(keys[0], secret, bindingOf(ctx));
 }
 
 /**
@@ -58,14 +65,18 @@ export function csrfSessionBinding(sessionUid: (ctx: Context) => Promise<string 
   };
 }
 
-/** Refuses (403) a POST whose token doesn't match this browser's signed secret and binding. */
-export function verifyCsrf(key: string): Middleware {
+/**
+ * Refuses (403) a POST whose token doesn't match this browser's signed secret and binding. A token made
+ * with any cookie key in use is good: a page rendered before a key rotation still posts.
+ */
+export function verifyCsrf(keys: readonly string[]): Middleware {
   return async (ctx, next) => {
     if (ctx.method === 'POST') {
-      const secret = secretOf(ctx);
+      const secret = secretOf(ctx)?.secret;
       const body = (ctx.request as { body?: Record<string, unknown> }).body ?? {};
       const given = typeof body._csrf === 'string' ? body._csrf : '';
-      if (!secret || !given || !constantTimeEqual(given, tokenFor(key, secret, bindingOf(ctx)))) {
+      const binding = bindingOf(ctx);
+      if (!secret || !given || !keys.reduce((ok, key) => constantTimeEqual(given, tokenFor(key, secret, binding)) || ok, false)) {
         ctx.throw(403, 'This form has expired or was not sent from this site. Go back, reload the page and try again.');
       }
     }

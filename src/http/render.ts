@@ -14,7 +14,7 @@ export interface Renderer {
   (ctx: Context, view: string, locals?: Record<string, unknown>, status?: number): void;
 }
 
-export function createRenderer(opts: { csrfKey: string; devOutbox: boolean; productName?: string; cache: boolean }): Renderer {
+export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: boolean; productName?: string; cache: boolean }): Renderer {
   return (ctx, view, locals = {}, status = 200) => {
     let tpl = opts.cache ? cache.get(view) : undefined;
     if (!tpl) {
@@ -22,7 +22,7 @@ export function createRenderer(opts: { csrfKey: string; devOutbox: boolean; prod
       if (opts.cache) cache.set(view, tpl);
     }
     const html = tpl({
-      csrf: csrfToken(ctx, opts.csrfKey),
+      csrf: csrfToken(ctx, opts.csrfKeys),
       devOutbox: opts.devOutbox,
       product: opts.productName ?? 'Tessera',
       errors: {},

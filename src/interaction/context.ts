@@ -80,6 +80,11 @@ export function credentialOf(s: Pick<Services, 'box'>, account: Pick<AccountReco
   return s.box.mac(`credential:${account.passwordHash}`).slice(0, 22);
 }
 
+/** Whether `stamp` is credentialOf() the account now, under any data key in use (one stored before a rotation holds). */
+export function sameCredential(s: Pick<Services, 'box'>, account: Pick<AccountRecord, 'passwordHash'>, stamp: string): boolean {
+  return s.box.macs(`credential:${account.passwordHash}`).some((m) => m.slice(0, 22) === stamp);
+}
+
 export async function startProgress(s: Services, l: Loaded, p: LoginProgress) {
   await saveProgress(s.store, l.uid, p, l.expiresAt);
 }
@@ -113,7 +118,7 @@ export async function currentSignIn(s: Services, l: Loaded): Promise<{ p: LoginP
   const p = await currentProgress(s, l);
   if (!p || p.registration || p.switching) return null;
   const account = await s.store.accounts.findById(p.accountId);
-  if (!account || (p.credential && p.credential !== credentialOf(s, account))) {
+  if (!account || (p.credential && !sameCredential(s, account, p.credential))) {
     await clearProgress(s.store, l.uid);
     return null;
   }

@@ -68,7 +68,7 @@ function renderStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord
 async function current(s: Services, ctx: Context) {
   const l = await loadInteraction(s, ctx);
   const { p, account } = await progressOrExpire(s, l);
-  const next = nextStep(s, account, p, l.demand, await isRemembered(ctx, { key: s.rememberKey, browsers: s.store.browsers }, account));
+  const next = nextStep(s, account, p, l.demand, await isRemembered(ctx, { keys: s.cookieKeys, browsers: s.store.browsers }, account));
   return { l, p, account, next };
 }
 
@@ -98,7 +98,7 @@ export async function submitFactor(s: Services, ctx: Context, type: string) {
   // Not awaited: a slow mail server never holds up a sign-in (the notice logs its own failure).
   if (factor.type === 'recovery') void s.notices.recoveryCodeUsed(account, recoveryCodesLeft(account.factors) - 1, originOf(ctx));
   if (field(ctx, 'remember_browser') === 'yes' && next.rememberable && factor.type !== 'recovery' && s.config.mfa.rememberBrowserDays > 0) {
-    await rememberBrowser(ctx, { key: s.rememberKey, browsers: s.store.browsers, ip: clientIp(ctx) }, account, s.config.mfa.rememberBrowserDays);
+    await rememberBrowser(ctx, { keys: s.cookieKeys, browsers: s.store.browsers, ip: clientIp(ctx) }, account, s.config.mfa.rememberBrowserDays);
   }
   await startProgress(s, l, { ...p, chosen: undefined, amr: [...p.amr, factor.amr], methods: { ...p.methods, [factor.amr]: Math.floor(Date.now() / 1000) } });
   ctx.redirect(`/interaction/${l.uid}`);

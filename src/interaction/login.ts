@@ -32,7 +32,7 @@ export async function showInteraction(s: Services, ctx: Context) {
   const signIn = progress ? await currentSignIn(s, l) : null;
   if (!signIn) return showLogin(s, ctx, l);
   const { p, account } = signIn;
-  const next = nextStep(s, account, p, l.demand, await isRemembered(ctx, { key: s.rememberKey, browsers: s.store.browsers }, account));
+  const next = nextStep(s, account, p, l.demand, await isRemembered(ctx, { keys: s.cookieKeys, browsers: s.store.browsers }, account));
   switch (next.step) {
     case 'done':
       return finishLogin(s, ctx, l, p);

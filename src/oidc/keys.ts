@@ -1,27 +1,28 @@
-// Signing keys, cookie keys and the data key are created once and kept in the store (or given in
-// config), so every instance and every restart uses the same ones: tokens survive restarts.
-import crypto from 'node:crypto';
+// The provider's side of the keys (src/keys/): loading them, and handing a running oidc-provider the
+// signing keys again whenever a rotation changes them.
+import type Provider from 'oidc-provider';
+import initializeKeystore from 'oidc-provider/lib/helpers/initialize_keystore.js';
 import type { Store } from '../store/ports.ts';
 import type { Config } from '../config.ts';
-import { randomId } from '../secrets.ts';
+import type { Logger } from '../log.ts';
+import { Keys } from '../keys/live.ts';
 
-export interface ProviderKeys {
-  jwks: { keys: Record<string, unknown>[] };
-  cookieKeys: string[];
-  dataKey: string;
+export type ProviderKeys = Keys;
+
+export function loadKeys(store: Store, config: Config, log?: Logger): Promise<Keys> {
+  return Keys.load(store, config, { log });
 }
 
-function newSigningKey(): Record<string, unknown> {
-  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
-  return { ...jwk, alg: 'ES256', use: 'sig', kid: randomId(12) };
-}
-
-export async function loadKeys(store: Store, config: Config): Promise<ProviderKeys> {
-  const jwks = await store.keys.getOrCreate('jwks', () => ({ keys: [newSigningKey()] }));
-  const cookieKeys = config.secrets.cookieKeys.length
-    ? config.secrets.cookieKeys
-    : await store.keys.getOrCreate('cookie-keys', () => [randomId(32)]);
-  const dataKey = config.secrets.dataKey ?? (await store.keys.getOrCreate('data-key', () => randomId(32)));
-  return { jwks, cookieKeys, dataKey };
+/**
+ * Keeps the provider's signing keys those of `keys`, in their order (it signs with the first).
+ * oidc-provider builds its keystore once, in its constructor, from `jwks`, and reads it on every use
+ * (signing ID tokens, checking an id_token_hint, serving /jwks) through its per-instance internals; the
+ * function its constructor calls for that is called again here. It is not public API: oidc-provider is
+ * pinned to 9.x in package.json, and test/integration/keys.test.ts fails if that function changes.
+ * Cookie keys need nothing of the kind: koa and oidc-provider read `keys.cookieKeys` (one array, changed
+ * in place) on every request.
+ */
+export function followKeys(provider: Provider, keys: Keys): void {
+  (provider as unknown as { keys: string[] }).keys = keys.cookieKeys;
+  keys.onSigningKeys((jwks) => initializeKeystore.call(provider, structuredClone(jwks)));
 }

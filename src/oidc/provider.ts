@@ -11,6 +11,9 @@ import { accountClaims } from '../accounts/service.ts';
 import { AcrModel, requestedAcrValues } from './acr.ts';
 import { FIRST_PARTY, INTROSPECT_ANY, MIN_ACR, validateExtraMetadata, clientMeta, mayIntrospect } from './client-metadata.ts';
 
+/** How long a sign-in in progress (oidc-provider's Interaction and its cookie) lasts. */
+export const INTERACTION_TTL_SECONDS = 3600;
+
 export interface ProviderPages {
   error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
   logoutConfirm(ctx: KoaContextWithOIDC, form: string): Promise<void>;
@@ -140,7 +143,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       AuthorizationCode: 60,
       ClientCredentials: config.tokens.accessTokenTtl,
       IdToken: config.tokens.idTokenTtl,
-      Interaction: 3600,
+      Interaction: INTERACTION_TTL_SECONDS,
       Grant: config.tokens.refreshTokenTtl,
       Session: config.tokens.sessionTtl,
       RefreshToken: config.tokens.refreshTokenTtl,

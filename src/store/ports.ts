@@ -47,6 +47,12 @@ export interface AccountRepo {
    * last used one (atomically), so a code is accepted once even by concurrent requests.
    */
   advanceTotpStep(id: string, step: number): Promise<boolean>;
+  /**
+   * Puts `to` in place of the authenticator (TOTP) factor's encrypted secret when it is still `from`
+   * (the same secret re-encrypted under a newer data key: src/keys/reencrypt.ts). Atomic; false when the
+   * account, its TOTP factor or that ciphertext is gone (changed meanwhile: read again).
+   */
+  replaceTotpSecret(id: string, from: string, to: string): Promise<boolean>;
   list(opts?: { limit?: number; offset?: number }): Promise<AccountRecord[]>;
   delete(id: string): Promise<boolean>;
 }
@@ -70,6 +76,11 @@ export interface ClientRepo {
     clientId: string,
     patch: { metadata?: Record<string, unknown>; secretEncrypted?: string | null },
   ): Promise<ClientRecord | null>;
+  /**
+   * Puts `to` in place of the encrypted secret when it is still `from` (re-encryption under a newer data
+   * key, src/keys/reencrypt.ts): atomic, so a secret rotated meanwhile is never overwritten. updatedAt stays.
+   */
+  replaceSecret(clientId: string, from: string, to: string): Promise<boolean>;
   delete(clientId: string): Promise<boolean>;
 }
 
@@ -222,12 +233,26 @@ export interface BrowserRepo {
   deleteForAccount(accountId: string, kind?: BrowserRecord['kind']): Promise<number>;
 }
 
+/** A value of the key store with its version, which every write moves on (compare-and-set). */
+export interface StoredKey<T> {
+  value: T;
+  version: number;
+}
+
 export interface KeyRepo {
   /**
    * Returns the value stored under `name`, creating it with `create()` when absent. Safe when several
    * instances start at once: exactly one value wins and every caller gets that one.
    */
   getOrCreate<T>(name: string, create: () => T | Promise<T>): Promise<T>;
+  /** The value under `name` and its version; null when absent. */
+  get<T>(name: string): Promise<StoredKey<T> | null>;
+  /**
+   * Compare-and-set: writes `value` only when the stored version is still `expected` (null: only when
+   * `name` is absent), so two instances or an instance and the CLI never overwrite each other's change.
+   * False when another writer got there first: read again and decide again.
+   */
+  set<T>(name: string, value: T, expected: number | null): Promise<boolean>;
 }
 
 export interface AuditEvent {

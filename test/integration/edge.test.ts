@@ -320,7 +320,7 @@ describe('CSRF tokens', () => {
     const victim = new RawBrowser(t.issuer);
     const v = await openLogin(victim, clientId);
     const chosen = 'attacker-chosen-secret-value-0123';
-    const key = t.built.services.rememberKey; // the CSRF HMAC key is the first cookie key too
+    const key = t.built.services.cookieKeys[0]; // the CSRF HMAC key is the current cookie key
     victim.cookies.delete('tessera.csrf.sig');
     victim.cookies.set('tessera.csrf', chosen);
     const plain = crypto.createHmac('sha256', key).update(chosen).digest('base64url');

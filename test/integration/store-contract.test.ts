@@ -62,6 +62,8 @@ interface RawAccess {
   storedAccount(store: Store, id: string): Promise<Record<string, unknown> | null>;
   /** Closes the store and opens the same data again (the migration runs at open). */
   reopen(store: Store): Promise<Store>;
+  /** A key row / document as versions before compare-and-set wrote it (no version). */
+  insertLegacyKey(store: Store, name: string, value: unknown): Promise<void>;
 }
 
 function account(over: Partial<AccountRecord> = {}): AccountRecord {
@@ -319,6 +321,36 @@ function describeStoreContract(
         expect(codesOf(after)).toEqual(['h2', 'h3']);
       });
 
+      it('keeps what else the recovery factor holds when a code is used (the data key it was made under)', async () => {
+        const a = account({ factors: factorList({ codes: ['h1', 'h2'] }) });
+        a.factors = a.factors.map((f) => (f.type === 'recovery' ? { ...f, data: { ...f.data, key: 'k-current' } } : f));
+        await store.accounts.create(a);
+        expect(await store.accounts.useRecoveryCode(a.id, 'h1')).toBe(true);
+        expect(factorOf((await store.accounts.findById(a.id))!.factors, 'recovery')!.data).toEqual({ codes: ['h2'], key: 'k-current' });
+      });
+
+      it('replaces the authenticator secret only while it is still the one re-encrypted', async () => {
+        const a = account(); // secret 'v1.iv.ciphertext.tag', last step 100
+        await store.accounts.create(a);
+        expect(await store.accounts.replaceTotpSecret(a.id, 'v1.other', 'v1.new')).toBe(false);
+        expect(await store.accounts.replaceTotpSecret('nobody', 'v1.iv.ciphertext.tag', 'v1.new')).toBe(false);
+        expect(await store.accounts.replaceTotpSecret(a.id, 'v1.iv.ciphertext.tag', 'v1.new')).toBe(true);
+        const after = await store.accounts.findById(a.id);
+        expect(factorData(after!.factors, 'totp')).toEqual({ secret: 'v1.new', lastStep: 100, label: 'My phone' });
+        const totp = factorOf(after!.factors, 'totp')!;
+        expect({ ...totp, data: {} }).toEqual({ ...factorOf(a.factors, 'totp')!, data: {} });
+        expect(after!.factors.filter((f) => f.type !== 'totp')).toEqual(a.factors.filter((f) => f.type !== 'totp'));
+        expect(await store.accounts.viewById(a.id)).toEqual(after);
+        // A second re-encryption from the old ciphertext lost the race: it changes nothing.
+        expect(await store.accounts.replaceTotpSecret(a.id, 'v1.iv.ciphertext.tag', 'v1.newer')).toBe(false);
+        // A step used meanwhile and the swap both stay.
+        expect(await Promise.all([store.accounts.advanceTotpStep(a.id, 101), store.accounts.replaceTotpSecret(a.id, 'v1.new', 'v1.third')])).toEqual([true, true]);
+        expect(factorData((await store.accounts.findById(a.id))!.factors, 'totp')).toMatchObject({ secret: 'v1.third', lastStep: 101 });
+        const none = account({ factors: factorList({ totp: false }) });
+        await store.accounts.create(none);
+        expect(await store.accounts.replaceTotpSecret(none.id, 'v1.iv.ciphertext.tag', 'v1.new')).toBe(false);
+      });
+
       it('migrates accounts stored before factor records when it opens', async () => {
         const at = ago(30 * 24 * HOUR);
         const changed = ago(24 * HOUR);
@@ -445,6 +477,22 @@ function describeStoreContract(
         expect(await store.clients.delete('rp-2')).toBe(false);
         expect(await store.clients.find('rp-2')).toBeNull();
         expect(await store.clients.list()).toEqual([]);
+      });
+      it('replaces the encrypted secret only while it is still the one re-encrypted, keeping updatedAt', async () => {
+        const c = client('rp-3');
+        await store.clients.create(c);
+        expect(await store.clients.replaceSecret('rp-3', 'v1.not-it', 'v1.new')).toBe(false);
+        expect(await store.clients.replaceSecret('rp-unknown', c.secretEncrypted, 'v1.new')).toBe(false);
+        expect(await store.clients.replaceSecret('rp-3', c.secretEncrypted, 'v1.new')).toBe(true);
+        expect(await store.clients.find('rp-3')).toEqual({ ...c, secretEncrypted: 'v1.new' });
+        // Rotated by an admin meanwhile: the re-encryption of the old one must not bring it back.
+        await store.clients.update('rp-3', { secretEncrypted: 'v1.rotated' });
+        expect(await store.clients.replaceSecret('rp-3', 'v1.new', 'v1.reencrypted-old')).toBe(false);
+        expect((await store.clients.find('rp-3'))!.secretEncrypted).toBe('v1.rotated');
+        const pub = { ...client('rp-4'), secretEncrypted: null };
+        await store.clients.create(pub);
+        expect(await store.clients.replaceSecret('rp-4', 'v1.iv.ciphertext.tag', 'v1.new')).toBe(false);
+        expect(await store.clients.find('rp-4')).toEqual(pub);
       });
     });
 
@@ -810,6 +858,50 @@ function describeStoreContract(
       });
     });
 
+    describe('keys: compare-and-set', () => {
+      it('creates only when absent, then writes only over the version it read', async () => {
+        expect(await store.keys.get('jwks')).toBeNull();
+        expect(await store.keys.set('jwks', { entries: ['a'] }, 1)).toBe(false); // nothing to update
+        expect(await store.keys.set('jwks', { entries: ['a'] }, null)).toBe(true);
+        expect(await store.keys.set('jwks', { entries: ['b'] }, null)).toBe(false); // exists now
+        const first = await store.keys.get<{ entries: string[] }>('jwks');
+        expect(first!.value).toEqual({ entries: ['a'] });
+        expect(await store.keys.set('jwks', { entries: ['b', 'a'] }, first!.version)).toBe(true);
+        // A writer that read the first version loses: its change would undo the one just made.
+        expect(await store.keys.set('jwks', { entries: ['c', 'a'] }, first!.version)).toBe(false);
+        const second = await store.keys.get('jwks');
+        expect(second).toEqual({ value: { entries: ['b', 'a'] }, version: first!.version + 1 });
+        expect(await store.keys.getOrCreate('jwks', () => ({ other: true }))).toEqual({ entries: ['b', 'a'] });
+        // A value made by getOrCreate has a version too.
+        await store.keys.getOrCreate('cookie-keys', () => ['k1']);
+        const cookies = await store.keys.get<string[]>('cookie-keys');
+        expect(cookies!.value).toEqual(['k1']);
+        expect(await store.keys.set('cookie-keys', ['k2', 'k1'], cookies!.version)).toBe(true);
+        expect((await store.keys.get('cookie-keys'))!.value).toEqual(['k2', 'k1']);
+      });
+
+      it('lets exactly one of several writers of the same version win', async () => {
+        await store.keys.set('data-key', { n: 0 }, null);
+        const { version } = (await store.keys.get('data-key'))!;
+        const results = await Promise.all(Array.from({ length: 5 }, (_, i) => store.keys.set('data-key', { n: i + 1 }, version)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true) + 1;
+        expect(await store.keys.get('data-key')).toEqual({ value: { n: winner }, version: version + 1 });
+        const creators = await Promise.all(Array.from({ length: 4 }, (_, i) => store.keys.set('fresh', { i }, null)));
+        expect(creators.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('reads and updates a key stored before versions existed', async () => {
+        await raw.insertLegacyKey(store, 'jwks', { keys: [{ kid: 'old' }] });
+        const legacy = await store.keys.get('jwks');
+        expect(legacy!.value).toEqual({ keys: [{ kid: 'old' }] });
+        expect(await store.keys.set('jwks', { keys: [{ kid: 'new' }, { kid: 'old' }] }, legacy!.version + 1)).toBe(false);
+        expect(await store.keys.set('jwks', { keys: [{ kid: 'new' }, { kid: 'old' }] }, legacy!.version)).toBe(true);
+        expect(await store.keys.set('jwks', { keys: [] }, legacy!.version)).toBe(false);
+        expect((await store.keys.get('jwks'))!.value).toEqual({ keys: [{ kid: 'new' }, { kid: 'old' }] });
+      });
+    });
+
     describe('audit', () => {
       it('records and lists newest first with filters and limit', async () => {
         const t = Date.now() - HOUR;
@@ -915,6 +1007,11 @@ const sqliteRawAccess: Omit<RawAccess, 'reopen'> = {
     const row = withSqliteFile(store, (db) => db.prepare('SELECT doc FROM accounts WHERE id = ?').get(id)) as { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as Record<string, unknown>) : null;
   },
+  async insertLegacyKey(store, name, value) {
+    // Older files have no version column at all; the open store has added it, so this writes the row
+    // as an older version would have left it: with the default version.
+    withSqliteFile(store, (db) => db.prepare('INSERT INTO keys (name, value) VALUES (?, ?)').run(name, JSON.stringify(value)));
+  },
 };
 const sqliteCleanup = async (store: Store) => {
   await store.close();
@@ -954,6 +1051,33 @@ describeStoreContract(
   measuredReopen,
   { ...sqliteRawAccess, reopen: measuredReopen },
 );
+
+describe('sqlite: a file made before key versions', () => {
+  it('gains the version column at open, its keys at version 1, and compare-and-set works on them', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-store-'));
+    const file = path.join(dir, 'tessera.db');
+    try {
+      const old = new Database(file);
+      old.exec('CREATE TABLE keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
+      old.prepare('INSERT INTO keys (name, value) VALUES (?, ?)').run('data-key', JSON.stringify('an-old-data-key'));
+      old.close();
+      const store = await openSqliteStore({ file });
+      try {
+        expect(await store.keys.get('data-key')).toEqual({ value: 'an-old-data-key', version: 1 });
+        expect(await store.keys.set('data-key', 'rotated', 1)).toBe(true);
+        expect(await store.keys.get('data-key')).toEqual({ value: 'rotated', version: 2 });
+      } finally {
+        await store.close();
+      }
+      // Opening it again (the column is there now) changes nothing.
+      const again = await openSqliteStore({ file });
+      expect(await again.keys.get('data-key')).toEqual({ value: 'rotated', version: 2 });
+      await again.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('mongo (wire test server unless MONGODB_URI is set)', () => {
   let server: MongoTestServer;
@@ -995,6 +1119,9 @@ describe('mongo (wire test server unless MONGODB_URI is set)', () => {
       },
       async storedAccount(store, id) {
         return withMongo(store, (db) => db.collection<{ _id: string }>('accounts').findOne({ _id: id }));
+      },
+      async insertLegacyKey(store, name, value) {
+        await withMongo(store, (db) => db.collection<{ _id: string; value: unknown }>('keys').insertOne({ _id: name, value }));
       },
       async reopen(store) {
         const uri = uris.get(store)!;

@@ -22,12 +22,13 @@ export interface RunningTessera {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTessera(opts: { env?: Record<string, string>; overrides?: Record<string, unknown>; dataDir?: string; store?: Store; log?: Logger } = {}): Promise<RunningTessera> {
+/** `port`: listen there instead of on a free port (a restart on the same data keeps the issuer). */
+export async function startTessera(opts: { env?: Record<string, string>; overrides?: Record<string, unknown>; dataDir?: string; store?: Store; log?: Logger; port?: number } = {}): Promise<RunningTessera> {
   const smtp = await new SmtpSink().start();
   const vonage = await new VonageStub().start();
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-test-'));
   const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
   const config = loadConfig(

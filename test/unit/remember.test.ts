@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => store.close());
 /** The options under the test key, or another key. */
-const opts = (key = KEY_TEXT) => ({ key, browsers: store.browsers, ip: '192.0.2.7' });
+const opts = (key = KEY_TEXT) => ({ keys: key, browsers: store.browsers, ip: '192.0.2.7' });
 const app = new Koa();
 
 /** A koa context for a request carrying `cookie` (a Cookie header), as the server would build it. */
@@ -78,6 +78,13 @@ describe('remember this browser', async () => {
     const cookie = await remembered(account());
     expect(await isRemembered(request(cookie), opts(), account({ phoneNumber: '+33699999999' }))).toBe(false);
     expect(await isRemembered(request(cookie), opts(), account({ phoneNumber: null }))).toBe(false);
+  });
+
+  it('stays remembered across a cookie key rotation while the older key is kept, and not after', async () => {
+    const cookie = await remembered(account());
+    const NEW = 'the-rotated-in-cookie-key-0123456789ab';
+    expect(await isRemembered(request(cookie), { keys: [NEW, KEY_TEXT], browsers: store.browsers }, account())).toBe(true);
+    expect(await isRemembered(request(cookie), { keys: [NEW], browsers: store.browsers }, account())).toBe(false);
   });
 
   it('counts only for its own account, under its own key, until it expires, and not when tampered with', async () => {

@@ -22,7 +22,9 @@ export class RecoveryCodes {
     const account = await this.store.accounts.findById(accountId);
     if (!account) return [];
     const codes = Array.from({ length: count }, recoveryCode);
-    const record = newFactor('recovery', { codes: codes.map((c) => this.box.mac(normaliseRecoveryCode(c))) }, () => randomId(9));
+    // The data key's id is kept beside the hashes: after a data key rotation, `keys reencrypt` can tell
+    // which sets still need an older key (a keyed hash can't be re-made without the code).
+    const record = newFactor('recovery', { codes: codes.map((c) => this.box.mac(normaliseRecoveryCode(c))), key: this.box.currentKeyId }, () => randomId(9));
     await this.store.accounts.update(accountId, { factors: withFactor(account.factors, record) });
     return codes;
   }
@@ -30,6 +32,8 @@ export class RecoveryCodes {
   async use(accountId: string, input: string): Promise<boolean> {
     const norm = normaliseRecoveryCode(input);
     if (norm.length !== 10) return false;
-    return this.store.accounts.useRecoveryCode(accountId, this.box.mac(norm));
+    // Under each data key in use, current first: codes made before a rotation keep working.
+    for (const hash of this.box.macs(norm)) if (await this.store.accounts.useRecoveryCode(accountId, hash)) return true;
+    return false;
   }
 }

@@ -125,7 +125,7 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
         const codes = factorData(a.factors, 'recovery')?.codes;
         if (!codes?.includes(codeHash)) return null;
         const rec = factorOf(a.factors, 'recovery')!;
-        return withFactor(a.factors, { ...rec, lastUsedAt: new Date(), data: { codes: codes.filter((h) => h !== codeHash) } });
+        return withFactor(a.factors, { ...rec, lastUsedAt: new Date(), data: { ...rec.data, codes: codes.filter((h) => h !== codeHash) } });
       });
     },
     async advanceTotpStep(id, step) {
@@ -134,6 +134,13 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
         const data = factorData(a.factors, 'totp');
         if (!totp || !data || data.lastStep >= step) return null;
         return withFactor(a.factors, { ...totp, lastUsedAt: new Date(), data: { ...data, lastStep: step } });
+      });
+    },
+    async replaceTotpSecret(id, from, to) {
+      return mutateFactors(id, (a) => {
+        const totp = factorOf(a.factors, 'totp');
+        if (!totp || totp.data.secret !== from) return null;
+        return withFactor(a.factors, { ...totp, data: { ...totp.data, secret: to } });
       });
     },
     async list(opts = {}) {
@@ -182,6 +189,10 @@ export function mongoClients(m: MongoModels): ClientRepo {
       if (patch.secretEncrypted !== undefined) set.secretEncrypted = patch.secretEncrypted;
       const d = await Clients.findOneAndUpdate({ _id: clientId }, { $set: set }, { returnDocument: 'after' }).lean<ClientDoc>();
       return d ? toClient(d) : null;
+    },
+    async replaceSecret(clientId, from, to) {
+      const res = await Clients.updateOne({ _id: clientId, secretEncrypted: from }, { $set: { secretEncrypted: to } });
+      return res.modifiedCount === 1;
     },
     async delete(clientId) {
       const res = await Clients.deleteOne({ _id: clientId });

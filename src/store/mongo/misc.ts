@@ -9,7 +9,7 @@ export function mongoKeys(m: MongoModels): KeyRepo {
       if (existing) return existing.value as T;
       const value = await create();
       try {
-        await Keys.create({ _id: name, value });
+        await Keys.create({ _id: name, value, version: 1 });
         return value;
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
@@ -18,6 +18,28 @@ export function mongoKeys(m: MongoModels): KeyRepo {
         if (!winner) throw err;
         return winner.value as T;
       }
+    },
+    async get<T>(name: string) {
+      const d = await Keys.findById(name).lean<KeyDoc>();
+      // Documents written before compare-and-set carry no version: they are version 0.
+      return d ? { value: d.value as T, version: d.version ?? 0 } : null;
+    },
+    async set<T>(name: string, value: T, expected: number | null) {
+      if (expected === null) {
+        try {
+          await Keys.create({ _id: name, value, version: 1 });
+          return true;
+        } catch (err) {
+          if (isDuplicateKey(err)) return false;
+          throw err;
+        }
+      }
+      // One conditional update: atomic against every other instance and the CLI.
+      const res = await Keys.updateOne(
+        { _id: name, ...(expected === 0 ? { version: { $exists: false } } : { version: expected }) },
+        { $set: { value, version: expected + 1 } },
+      );
+      return res.modifiedCount === 1;
     },
   };
 }

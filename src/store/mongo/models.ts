@@ -219,12 +219,15 @@ browserSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
 export interface KeyDoc {
   _id: string;
   value: unknown;
+  /** Moves on with each write (compare-and-set); absent on documents written before it existed. */
+  version?: number;
 }
 
 const keySchema = new Schema<KeyDoc>(
   {
     _id: { type: String, required: true },
     value: { type: Schema.Types.Mixed },
+    version: { type: Number },
   },
   { ...options, collection: 'keys' },
 );

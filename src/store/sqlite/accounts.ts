@@ -92,7 +92,7 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
       const codes = current ? factorData(current.factors, 'recovery')?.codes : undefined;
       if (!current || !codes?.includes(codeHash)) return false;
       const recovery = factorOf(current.factors, 'recovery')!;
-      const factors = withFactor(current.factors, { ...recovery, lastUsedAt: new Date(), data: { codes: codes.filter((h) => h !== codeHash) } });
+      const factors = withFactor(current.factors, { ...recovery, lastUsedAt: new Date(), data: { ...recovery.data, codes: codes.filter((h) => h !== codeHash) } });
       const next = { ...current, factors, updatedAt: new Date() };
       write.run(next.email, toJson(next), id);
       cache.set(id, next);
@@ -108,6 +108,22 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
       write.run(next.email, toJson(next), id);
       cache.set(id, next);
       return true;
+    },
+    async replaceTotpSecret(id, from, to) {
+      // The CLI re-encrypts while the server runs: read and write in one IMMEDIATE transaction, so no
+      // other process's commit lands between them.
+      const swap = db.transaction(() => {
+        const current = read(id, true);
+        const totp = current ? factorOf(current.factors, 'totp') : undefined;
+        if (!current || !totp || totp.data.secret !== from) return null;
+        const next = { ...current, factors: withFactor(current.factors, { ...totp, data: { ...totp.data, secret: to } }) };
+        write.run(next.email, toJson(next), id);
+        return next;
+      });
+      const next = swap.immediate();
+      if (next) cache.set(id, next);
+      else cache.delete(id);
+      return next !== null;
     },
     async list(opts = {}) {
       const rows = db

@@ -40,6 +40,14 @@ export function sqliteClients(db: SqliteDb): ClientRepo {
       db.prepare('UPDATE clients SET doc = ? WHERE client_id = ?').run(toJson(next), id);
       return next;
     },
+    async replaceSecret(id, from, to) {
+      // One statement: atomic against the server or another CLI rotating the secret meanwhile.
+      return (
+        db
+          .prepare("UPDATE clients SET doc = json_set(doc, '$.secretEncrypted', ?) WHERE client_id = ? AND json_extract(doc, '$.secretEncrypted') = ?")
+          .run(to, id, from).changes > 0
+      );
+    },
     async delete(id) {
       return db.prepare('DELETE FROM clients WHERE client_id = ?').run(id).changes > 0;
     },

@@ -3,17 +3,41 @@ import type { SqliteDb } from './index.ts';
 import { fromJson, toJson } from './schema.ts';
 
 export function sqliteKeys(db: SqliteDb): KeyRepo {
-  const get = db.prepare('SELECT value FROM keys WHERE name = ?');
+  addVersionColumn(db);
+  const get = db.prepare('SELECT value, version FROM keys WHERE name = ?');
+  const insert = db.prepare('INSERT OR IGNORE INTO keys (name, value, version) VALUES (?, ?, 1)');
+  // One statement each: atomic against the CLI or another process writing the same file.
+  const update = db.prepare('UPDATE keys SET value = ?, version = version + 1 WHERE name = ? AND version = ?');
   return {
     async getOrCreate<T>(name: string, create: () => T | Promise<T>): Promise<T> {
       const existing = get.get(name) as { value: string } | undefined;
       if (existing) return fromJson<T>(existing.value);
       const value = await create();
       // INSERT OR IGNORE then read back: if another writer won meanwhile, everyone gets its value.
-      db.prepare('INSERT OR IGNORE INTO keys (name, value) VALUES (?, ?)').run(name, toJson(value));
+      insert.run(name, toJson(value));
       return fromJson<T>((get.get(name) as { value: string }).value);
     },
+    async get<T>(name: string) {
+      const row = get.get(name) as { value: string; version: number } | undefined;
+      return row ? { value: fromJson<T>(row.value), version: Number(row.version) } : null;
+    },
+    async set<T>(name: string, value: T, expected: number | null) {
+      const text = toJson(value);
+      return (expected === null ? insert.run(name, text) : update.run(text, name, expected)).changes > 0;
+    },
   };
+}
+
+/** Stores made before compare-and-set have no version column: rows there start at version 1. */
+function addVersionColumn(db: SqliteDb) {
+  const columns = db.prepare('PRAGMA table_info(keys)').all() as { name: string }[];
+  if (columns.some((c) => c.name === 'version')) return;
+  try {
+    db.exec('ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1');
+  } catch (err) {
+    // The server and the CLI may open an old file at the same moment: the other one added it.
+    if (!/duplicate column/i.test((err as Error).message)) throw err;
+  }
 }
 
 export function sqliteAudit(db: SqliteDb): AuditRepo {

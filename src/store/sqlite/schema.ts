@@ -55,9 +55,11 @@ CREATE TABLE IF NOT EXISTS browsers (
   doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS browsers_account ON browsers (account_id, kind, last_seen_at);
+-- Signing, cookie and data keys (src/keys/); version moves on with each write (compare-and-set).
 CREATE TABLE IF NOT EXISTS keys (
   name TEXT PRIMARY KEY,
-  value TEXT NOT NULL
+  value TEXT NOT NULL,
+  version INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
