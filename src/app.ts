@@ -23,6 +23,7 @@ import { setHashConcurrency } from './accounts/passwords.ts';
 import { AcrModel } from './oidc/acr.ts';
 import { createRenderer } from './http/render.ts';
 import { createProvider, type ProviderPages } from './oidc/provider.ts';
+import type { RefreshReuseReport } from './oidc/refresh-reuse.ts';
 import { AccountService } from './accounts/service.ts';
 import { ChallengeEngine } from './challenges/engine.ts';
 import { RecoveryCodes } from './factors/recovery/codes.ts';
@@ -31,7 +32,7 @@ import { front } from './http/front.ts';
 import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
 import { AllowedHosts } from './http/hosts.ts';
-import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
+import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog, requestLog } from './http/ops.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
 import { publicRouter } from './accounts/routes.ts';
@@ -99,7 +100,12 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
       render(ctx as never, 'logged-out', { appName: ctx.oidc.client ? String(ctx.oidc.client.metadata().client_name ?? '') : null });
     },
   };
-  const provider = createProvider({ config, store, keys, box, acr, pages });
+  // A retry within the refresh reuse interval (src/oidc/refresh-reuse.ts): logged and audited, no token in either.
+  const onRefreshReuse: RefreshReuseReport = (event, ctx, accountId, detail) => {
+    requestLog(ctx as unknown as Koa.Context, log).info({ event, accountId, ...detail }, 'refresh token presented again within the reuse interval');
+    store.audit.record({ type: event, accountId, ip: ctx.ip || null, detail }).catch((err) => log.warn({ err, event }, 'audit record failed'));
+  };
+  const provider = createProvider({ config, store, keys, box, acr, pages, onRefreshReuse });
   const smsGuard = new SmsGuard(store, config.sms.limits);
   const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit });
   const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });

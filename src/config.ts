@@ -126,6 +126,12 @@ export const ConfigSchema = z
     }),
     demoClient: z.record(z.string(), z.unknown()).nullable(), // its secret is published in the README
     demoClientEnabled: z.boolean().nullable(), // null = on in development with a loopback issuer
+    // Refresh token reuse interval (src/oidc/refresh-reuse.ts): for this many seconds after a refresh token
+    // was rotated, presenting it again returns its still-unused successor instead of revoking the grant
+    // (a retry after a lost reply). 0 turns it off. REFRESH_TOKEN_REUSE_SECONDS.
+    oidc: z
+      .object({ refreshReuseSeconds: z.number().int().min(0).max(300).default(10) })
+      .default({ refreshReuseSeconds: 10 }),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -222,6 +228,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ACR_1FA: ['acr.oneFactor', String],
   ACR_MFA: ['acr.mfa', String],
   ACR_MFA_SMS: ['acr.mfaSms', String],
+  REFRESH_TOKEN_REUSE_SECONDS: ['oidc.refreshReuseSeconds', int],
 };
 
 function setPath(obj: Json, dotted: string, value: unknown) {

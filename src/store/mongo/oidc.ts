@@ -54,6 +54,11 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
     async destroy(model, id) {
       await Oidc.deleteOne({ _id: key(model, id) });
     },
+    async findByGrantId(model, grantId) {
+      // {grantId} is indexed; a grant holds a handful of artifacts.
+      const docs = await Oidc.find({ grantId, model, ...live() }, { payload: 1 }).lean<Array<Pick<OidcDoc, 'payload'>>>();
+      return docs.map((d) => d.payload ?? {});
+    },
     async revokeByGrantId(grantId) {
       await Oidc.deleteMany({ grantId });
     },
