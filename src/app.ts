@@ -102,7 +102,8 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   };
   // A retry within the refresh reuse interval (src/oidc/refresh-reuse.ts): logged and audited, no token in either.
   const onRefreshReuse: RefreshReuseReport = (event, ctx, accountId, detail) => {
-    requestLog(ctx as unknown as Koa.Context, log).info({ event, accountId, ...detail }, 'refresh token presented again within the reuse interval');
+    const what = event === 'refresh.reused_within_interval' ? 'its unused successor handed out again' : 'no successor was saved (a rotation cut between its writes): rotated now';
+    requestLog(ctx as unknown as Koa.Context, log).info({ event, accountId, ...detail }, `refresh token presented again within the reuse interval: ${what}`);
     store.audit.record({ type: event, accountId, ip: ctx.ip || null, detail }).catch((err) => log.warn({ err, event }, 'audit record failed'));
   };
   const provider = createProvider({ config, store, keys, box, acr, pages, onRefreshReuse });
