@@ -18,6 +18,10 @@ import { HttpClient } from '../support/http.ts';
 import { httpRp, signIn } from '../support/rp-http.ts';
 
 const TSX = path.resolve('node_modules/.bin/tsx');
+// The server runs in node itself with tsx as a loader, not under the tsx command: that one relays a signal
+// to its child and SIGKILLs it when the child doesn't confirm within 30 ms, which a loaded machine misses
+// (exit 143, no drain at all).
+const SERVER = [process.execPath, ['--import', 'tsx', 'src/main.ts']] as const;
 const CONCURRENT = 30;
 
 async function freePort(): Promise<number> {
@@ -67,7 +71,7 @@ describe('SIGTERM', () => {
     const { client_id, client_secret } = JSON.parse(created.stdout) as { client_id: string; client_secret: string };
     const auth = `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`;
 
-    child = spawn(TSX, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(SERVER[0], SERVER[1], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
@@ -144,7 +148,7 @@ describe('SIGTERM', () => {
 
 /** A Tessera process; resolves once it listens. */
 async function startChild(env: NodeJS.ProcessEnv) {
-  const proc = spawn(TSX, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(SERVER[0], SERVER[1], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(proc);
   let output = '';
   proc.stdout!.on('data', (d) => (output += d));
