@@ -22,6 +22,7 @@ import { setHashConcurrency } from './accounts/passwords.ts';
 import { AcrModel } from './oidc/acr.ts';
 import { createRenderer } from './http/render.ts';
 import { createProvider, type ProviderPages } from './oidc/provider.ts';
+import type { RefreshReuseReport } from './oidc/refresh-reuse.ts';
 import { AccountService } from './accounts/service.ts';
 import { ChallengeEngine } from './challenges/engine.ts';
 import { RecoveryCodes } from './factors/recovery/codes.ts';
@@ -31,7 +32,7 @@ import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
 import { readSigned } from './http/signed-cookie.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
 import { AllowedHosts } from './http/hosts.ts';
-import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
+import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog, requestLog } from './http/ops.ts';
 import { METRICS_PATH, HttpMetrics, metricsRoute } from './http/metrics.ts';
 import { Metrics } from './ops/metrics.ts';
 import { instrumentStore } from './ops/store-metrics.ts';
@@ -107,7 +108,13 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
       render(ctx as never, 'logged-out', { appName: ctx.oidc.client ? String(ctx.oidc.client.metadata().client_name ?? '') : null });
     },
   };
-  const provider = createProvider({ config, store, keys, box, acr, pages });
+  // A retry within the refresh reuse interval (src/oidc/refresh-reuse.ts): logged and audited, no token in either.
+  const onRefreshReuse: RefreshReuseReport = (event, ctx, accountId, detail) => {
+    const what = event === 'refresh.reused_within_interval' ? 'its unused successor handed out again' : 'no successor was saved (a rotation cut between its writes): rotated now';
+    requestLog(ctx as unknown as Koa.Context, log).info({ event, accountId, ...detail }, `refresh token presented again within the reuse interval: ${what}`);
+    store.audit.record({ type: event, accountId, ip: ctx.ip || null, detail }).catch((err) => log.warn({ err, event }, 'audit record failed'));
+  };
+  const provider = createProvider({ config, store, keys, box, acr, pages, onRefreshReuse });
   watchProviderErrors(provider, log, metrics);
   // Rotations made by the CLI or another instance are taken up from the store while running (src/keys/).
   followKeys(provider, keys);

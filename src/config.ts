@@ -155,6 +155,12 @@ export const ConfigSchema = z
     // Security notices beyond the always-on ones (src/notify/notices.ts): a mail for a sign-in from a
     // browser the account hasn't used before (NOTIFY_NEW_BROWSER).
     notify: z.object({ newBrowser: z.boolean() }).default({ newBrowser: false }),
+    // Refresh token reuse interval (src/oidc/refresh-reuse.ts): for this many seconds after a refresh token
+    // was rotated, presenting it again returns its still-unused successor instead of revoking the grant
+    // (a retry after a lost reply). 0 turns it off. REFRESH_TOKEN_REUSE_SECONDS.
+    oidc: z
+      .object({ refreshReuseSeconds: z.number().int().min(0).max(300).default(10) })
+      .default({ refreshReuseSeconds: 10 }),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -266,6 +272,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ACR_MFA: ['acr.mfa', String],
   ACR_MFA_SMS: ['acr.mfaSms', String],
   NOTIFY_NEW_BROWSER: ['notify.newBrowser', onOff],
+  REFRESH_TOKEN_REUSE_SECONDS: ['oidc.refreshReuseSeconds', int],
 };
 
 function setPath(obj: Json, dotted: string, value: unknown) {

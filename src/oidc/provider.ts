@@ -10,6 +10,7 @@ import { SESSION_METHODS_MODEL } from '../interaction/progress.ts';
 import { accountClaims } from '../accounts/service.ts';
 import { AcrModel, requestedAcrValues } from './acr.ts';
 import { FIRST_PARTY, INTROSPECT_ANY, MIN_ACR, validateExtraMetadata, clientMeta, mayIntrospect } from './client-metadata.ts';
+import { RefreshReuse, type RefreshReuseReport } from './refresh-reuse.ts';
 
 /** How long a sign-in in progress (oidc-provider's Interaction and its cookie) lasts. */
 export const INTERACTION_TTL_SECONDS = 3600;
@@ -26,8 +27,14 @@ export function demandOf(acr: AcrModel, params: Record<string, unknown>, claims:
   return acr.demand(requestedAcrValues(params, claims), min);
 }
 
-export function createProvider(opts: { config: Config; store: Store; keys: ProviderKeys; box: SecretBox; acr: AcrModel; pages: ProviderPages }) {
+export function createProvider(opts: {
+  config: Config; store: Store; keys: ProviderKeys; box: SecretBox; acr: AcrModel; pages: ProviderPages;
+  /** Told when a refresh token is redeemed again within the reuse interval (audit, log). */
+  onRefreshReuse?: RefreshReuseReport;
+}) {
   const { config, store, keys, box, acr, pages } = opts;
+  const reuseSeconds = config.oidc.refreshReuseSeconds;
+  const reuse = reuseSeconds > 0 ? new RefreshReuse({ seconds: reuseSeconds, artifacts: store.oidc, report: opts.onRefreshReuse }) : null;
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   // The built-in essential_acr checks compare acr strings for equality; Tessera's levels are a chain
@@ -59,7 +66,9 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
   const configuration: Configuration = {
     adapter: createAdapterClass(store, box),
     clients: [],
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (ctx, sub, token) => {
+      // A consumed refresh token being redeemed: the reuse interval may answer with its successor.
+      if (reuse && token?.kind === 'RefreshToken' && token.consumed) await reuse.redeeming(ctx, token as unknown as Record<string, unknown>);
       const account = await store.accounts.viewById(sub);
       if (!account) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
@@ -100,7 +109,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       },
     },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
-    rotateRefreshToken: true,
+    rotateRefreshToken: reuse ? (ctx) => reuse.rotate(ctx) : true,
     issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     // First-party clients (flag set by an admin) skip the consent page: their grant is created here.
     loadExistingGrant: async (ctx) => {
@@ -157,6 +166,7 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
   // oidc-provider reads them (src/http/proxy.ts); without trusted proxies it believes none at all.
   provider.proxy = config.trustedProxies.length > 0;
   cacheClientLookups(provider);
+  if (reuse) provider.on('grant.success', (ctx: KoaContextWithOIDC) => reuse.answered(ctx));
   return provider;
 }
 

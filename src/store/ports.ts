@@ -97,6 +97,8 @@ export interface OidcArtifactRepo {
   destroy(model: string, id: string): Promise<void>;
   /** Deletes every artifact of any model carrying this grantId. */
   revokeByGrantId(grantId: string): Promise<void>;
+  /** Current (unexpired) artifacts of one model carrying this grantId: the refresh reuse interval finds a rotated token's successor with it. */
+  findByGrantId(model: string, grantId: string): Promise<Record<string, unknown>[]>;
   /**
    * Ends everything an account has signed in to: deletes its Sessions, its Grants and every artifact of
    * those grants (tokens, codes: as revokeByGrantId), its pending sign-ins (model 'TesseraLogin', payload.accountId)

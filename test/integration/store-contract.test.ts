@@ -592,6 +592,26 @@ function describeStoreContract(
         expect(await store.oidc.findByAccount('Grant', 'nobody')).toEqual([]);
       });
 
+      it('finds the current artifacts of one model by grantId, consumed ones included', async () => {
+        await store.oidc.upsert('RefreshToken', 'rt-a', payload({ grantId: 'g-f', rotations: 1 }), fromNow(HOUR));
+        await store.oidc.upsert('RefreshToken', 'rt-b', payload({ grantId: 'g-f', rotations: 2 }), null);
+        await store.oidc.upsert('RefreshToken', 'rt-old', payload({ grantId: 'g-f' }), ago(1000));
+        await store.oidc.upsert('RefreshToken', 'rt-other', payload({ grantId: 'g-other' }), fromNow(HOUR));
+        await store.oidc.upsert('AccessToken', 'at-f', payload({ grantId: 'g-f' }), fromNow(HOUR));
+        await store.oidc.consume('RefreshToken', 'rt-a');
+        const found = await store.oidc.findByGrantId('RefreshToken', 'g-f');
+        expect(found.map((p) => p.rotations).sort()).toEqual([1, 2]);
+        expect(typeof found.find((p) => p.rotations === 1)!.consumed).toBe('number');
+        expect(found.find((p) => p.rotations === 2)!.consumed).toBeUndefined();
+        expect(await store.oidc.findByGrantId('RefreshToken', 'g-none')).toEqual([]);
+        if (reopen) {
+          store = await reopen(store); // the embedded store's grant index is rebuilt from its log
+          expect((await store.oidc.findByGrantId('RefreshToken', 'g-f')).map((p) => [p.rotations, typeof p.consumed]).sort()).toEqual([[1, 'number'], [2, 'undefined']]);
+        }
+        await store.oidc.revokeByGrantId('g-f');
+        expect(await store.oidc.findByGrantId('RefreshToken', 'g-f')).toEqual([]);
+      });
+
       it('revokeAccount ends the sessions (but the kept one), grants with their tokens, pending sign-ins and interactions of one account', async () => {
         const later = fromNow(HOUR);
         const put = (model: string, id: string, p: Record<string, unknown>, exp: Date | null = later) => store.oidc.upsert(model, id, { jti: id, ...p }, exp);

@@ -21,6 +21,14 @@ describe('configuration', () => {
     expect(c.devOutbox).toBe(false);
   });
 
+  it('has a refresh token reuse interval of 10 s by default, 0 to turn it off, bounded', () => {
+    expect(loadConfig({}).oidc.refreshReuseSeconds).toBe(10);
+    expect(loadConfig({ REFRESH_TOKEN_REUSE_SECONDS: '0' }).oidc.refreshReuseSeconds).toBe(0);
+    expect(loadConfig({}, { oidc: { refreshReuseSeconds: 30 } }).oidc.refreshReuseSeconds).toBe(30);
+    expect(() => loadConfig({ REFRESH_TOKEN_REUSE_SECONDS: '-1' })).toThrow(/oidc\.refreshReuseSeconds/);
+    expect(() => loadConfig({ REFRESH_TOKEN_REUSE_SECONDS: '3600' })).toThrow(/oidc\.refreshReuseSeconds/);
+  });
+
   it('names every bad value', () => {
     const bad = () => loadConfig({ NODE_ENV: 'test', PORT: 'eighty', ISSUER: 'ftp://x', SMTP_URL: 'http://mail', MONGODB_URI: 'postgres://db' });
     expect(bad).toThrow(ConfigError);

@@ -86,6 +86,11 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
     destroy(model, id) {
       return deletion({ one: key(model, id) });
     },
+    async findByGrantId(model, grantId) {
+      // {grantId} is indexed; a grant holds a handful of artifacts.
+      const docs = await Oidc.find({ grantId, model, ...live() }, { payload: 1 }).lean<Array<Pick<OidcDoc, 'payload'>>>();
+      return docs.map((d) => d.payload ?? {});
+    },
     revokeByGrantId(grantId) {
       return deletion({ grantId });
     },

@@ -336,6 +336,16 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     return this.settled();
   }
 
+  findByGrantId(model: string, grantId: string): Promise<Record<string, unknown>[]> {
+    this.load();
+    const found: Record<string, unknown>[] = [];
+    for (const entry of this.byGrant.get(grantId) ?? []) {
+      const payload = entry.model === model ? this.read(entry) : undefined; // read() skips the expired
+      if (payload) found.push(payload);
+    }
+    return Promise.resolve(found);
+  }
+
   revokeAccount(accountId: string, opts: { keepSessionUid?: string } = {}): Promise<{ sessions: number; grants: number }> {
     this.load();
     const owned = this.byAccount.get(accountId);
