@@ -7,6 +7,7 @@ import mount from 'koa-mount';
 import compose from 'koa-compose';
 import serve from 'koa-static';
 import { bodyParser } from '@koa/bodyparser';
+import Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Store } from './store/ports.ts';
 import { openStore } from './store/open.ts';
@@ -31,7 +32,8 @@ import { front } from './http/front.ts';
 import { verifyCsrf, csrfSessionBinding } from './http/csrf.ts';
 import { TrustedProxies, applyForwarding } from './http/proxy.ts';
 import { AllowedHosts } from './http/hosts.ts';
-import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog } from './http/ops.ts';
+import { HEALTH_PATHS, Readiness, healthRoutes, startRequest, accessLog, requestLog } from './http/ops.ts';
+import { describeStoreError } from './store/unavailable.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
 import { publicRouter } from './accounts/routes.ts';
@@ -53,6 +55,7 @@ const FRIENDLY_ERRORS: Record<string, string> = {
   invalid_request: 'The app sent an invalid sign-in request. Go back to the app and try again.',
   session_not_found: 'This sign-in took too long or was already finished. Go back to the app and start again.',
   invalid_token: 'This link is no longer valid. Go back to the app and start again.',
+  temporarily_unavailable: 'Signing in is temporarily unavailable. Please try again in a minute.',
 };
 
 export interface Built {
@@ -71,8 +74,20 @@ export async function buildCore(config: Config, opts: { store?: Store; log?: Log
 }
 
 export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
-  const { log, store, keys, box } = await buildCore(config, opts);
-  await store.claimForServer();
+  const log = opts.log ?? createLogger(config.logLevel);
+  const store = opts.store ?? (await openStore(config, log));
+  // The server's claim on the store (the embedded one: its lock, integrity check and artifact index)
+  // before anything reads it: a second server or a damaged file stops the start here, clearly.
+  try {
+    await store.claimForServer();
+  } catch (err) {
+    if (!opts.store) await store.close().catch(() => undefined);
+    throw err;
+  }
+  const { keys, box } = await buildCore(config, { store, log });
+  // /readyz, and the watch that logs a lost store even when nothing probes it (src/http/ops.ts).
+  const readiness = new Readiness({ store, log, keysLoaded: () => keys.jwks.keys.length > 0 });
+  const storeUnavailable = (err: unknown) => readiness.storeError(err);
   const outbox = config.devOutbox
     ? new DevOutbox((m) => log.info({ event: 'dev.outbox', channel: m.channel, to: m.to, text: m.text }, `dev outbox: ${m.channel} to ${m.to}`))
     : null;
@@ -99,7 +114,14 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
       render(ctx as never, 'logged-out', { appName: ctx.oidc.client ? String(ctx.oidc.client.metadata().client_name ?? '') : null });
     },
   };
-  const provider = createProvider({ config, store, keys, box, acr, pages });
+  const provider = createProvider({
+    config, store, keys, box, acr, pages,
+    onStoreUnavailable: (err) => {
+      const ctx = Provider.ctx; // the oidc-provider request it happened in
+      (ctx ? requestLog(ctx as unknown as Koa.Context, log) : log).error({ event: 'store.unavailable', reason: describeStoreError(err) }, 'request failed: store unavailable');
+      storeUnavailable(err);
+    },
+  });
   const smsGuard = new SmsGuard(store, config.sms.limits);
   const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit });
   const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });
@@ -130,7 +152,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   app.proxy = proxies.any;
   // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
   // the embedded store commits concurrent requests' writes together meanwhile.
-  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn) });
+  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn), onError: storeUnavailable });
+  // Health and static files write nothing: they neither wait for other requests' commits nor fail with them.
+  const readOnly = front({ hsts: config.issuer.startsWith('https:'), render, log });
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys[0]);
   const forms: Koa.Middleware = async (ctx, next) => {
@@ -145,9 +169,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token
   // path stays three middleware short of it.
+  const statics = compose([readOnly, mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false }))] as Koa.Middleware[]);
   const pageChain = compose([
     common,
-    mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })),
     csrfSessionBinding(async (ctx) => {
       const id = ctx.cookies.get(sessionCookie, { signed: true });
       return id ? (await provider.Session.find(id))?.uid : undefined;
@@ -158,9 +182,8 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   ] as Koa.Middleware[]);
   const protocol = compose([common, toProvider]);
   // /healthz and /readyz: through the host check and the front frame, past pages, CSRF and the provider.
-  const readiness = new Readiness({ store, log, keysLoaded: () => keys.jwks.keys.length > 0 });
   readiness.startWatch();
-  const health = compose([common, healthRoutes(readiness)] as Koa.Middleware[]);
+  const health = compose([readOnly, healthRoutes(readiness)] as Koa.Middleware[]);
   // One frame in front of both chains: forwarded headers per TRUSTED_PROXIES, then the host check, which
   // answers a foreign Host before discovery or any page could put it in a URL.
   // Discovery gets Cache-Control: no-cache: relying parties cache it on their own terms anyway, and a
@@ -177,6 +200,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
       return;
     }
     if (HEALTH_PATHS.has(ctx.path)) return health(ctx, next);
+    if (ctx.path.startsWith('/static/')) return statics(ctx, next);
     if (isPagePath(ctx.path)) return pageChain(ctx, next);
     return protocol(ctx, next);
   });

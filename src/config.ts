@@ -50,6 +50,15 @@ export const ConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut (src/http/drain.ts).
     shutdownGraceSeconds: z.number().int().min(0).max(3600).default(10),
+    // The embedded store (SQLite in DATA_DIR, src/store/sqlite/): the id of a lost store to replace with a
+    // new, empty one (TESSERA_INIT_STORE), and the longest the integrity check at start may take
+    // (STORE_CHECK_SECONDS; 0 skips it).
+    embeddedStore: z
+      .object({
+        initStore: z.string().min(1).nullable().default(null),
+        checkSeconds: z.number().int().min(0).max(3600).default(10),
+      })
+      .prefault({}),
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
@@ -178,6 +187,8 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ALLOWED_HOSTS: ['allowedHosts', (v) => list(v.toLowerCase())],
   LOG_LEVEL: ['logLevel', String],
   SHUTDOWN_GRACE_SECONDS: ['shutdownGraceSeconds', int],
+  TESSERA_INIT_STORE: ['embeddedStore.initStore', (v) => v.trim()],
+  STORE_CHECK_SECONDS: ['embeddedStore.checkSeconds', int],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { ProviderKeys } from './keys.ts';
 import type { SecretBox } from '../secrets.ts';
 import { createAdapterClass } from './adapter.ts';
+import { noteWrite, providerErrors } from './store-errors.ts';
 import { SESSION_METHODS_MODEL } from '../interaction/progress.ts';
 import { accountClaims } from '../accounts/service.ts';
 import { AcrModel, requestedAcrValues } from './acr.ts';
@@ -23,8 +24,18 @@ export function demandOf(acr: AcrModel, params: Record<string, unknown>, claims:
   return acr.demand(requestedAcrValues(params, claims), min);
 }
 
-export function createProvider(opts: { config: Config; store: Store; keys: ProviderKeys; box: SecretBox; acr: AcrModel; pages: ProviderPages }) {
+export function createProvider(opts: {
+  config: Config;
+  store: Store;
+  keys: ProviderKeys;
+  box: SecretBox;
+  acr: AcrModel;
+  pages: ProviderPages;
+  /** Told of each store failure that oidc-provider answers as temporarily_unavailable (503). */
+  onStoreUnavailable?: (err: unknown) => void;
+}) {
   const { config, store, keys, box, acr, pages } = opts;
+  const storeFailed = providerErrors(opts.onStoreUnavailable);
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   // The built-in essential_acr checks compare acr strings for equality; Tessera's levels are a chain
@@ -47,17 +58,18 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
       // A sign-in just finished: keep what was proved when, beside the session (it has one time only).
       const methods = (oidc.result as { tessera?: { methods?: Record<string, number> } } | undefined)?.tessera?.methods;
       if (methods && session.uid) {
-        await store.oidc.upsert(SESSION_METHODS_MODEL, session.uid, { accountId: session.accountId, methods }, new Date(Date.now() + config.tokens.sessionTtl * 1000));
+        noteWrite();
+        await store.oidc.upsert(SESSION_METHODS_MODEL, session.uid, { accountId: session.accountId, methods }, new Date(Date.now() + config.tokens.sessionTtl * 1000)).catch(storeFailed);
       }
       return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(store, box),
+    adapter: createAdapterClass(store, box, opts.onStoreUnavailable),
     clients: [],
     findAccount: async (_ctx, sub) => {
-      const account = await store.accounts.viewById(sub);
+      const account = await store.accounts.viewById(sub).catch(storeFailed);
       if (!account) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
     },
