@@ -65,9 +65,8 @@ function authorizationErrorRedirect(ctx: Context, location: string | undefined):
 export function answerUnavailable(ctx: Context, render: Renderer, location?: string): void {
   const back = authorizationErrorRedirect(ctx, location);
   if (back) {
+    ctx.redirect(back);
     ctx.status = 303;
-    ctx.set('Location', back);
-    ctx.body = null;
     return;
   }
   ctx.set('Retry-After', String(STORE_RETRY_AFTER_SECONDS));

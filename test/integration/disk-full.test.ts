@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startTessera } from '../support/tessera.ts';
 import { spawnTessera, type TesseraProcess } from '../support/tessera-process.ts';
+import { HttpClient, csrfOf } from '../support/http.ts';
+import { httpRp, authUrl, REDIRECT } from '../support/rp-http.ts';
 import { ClientService } from '../../src/admin/clients.ts';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-diskfull-'));
@@ -116,4 +118,46 @@ describe('disk full', () => {
     expect(code, tessera.output()).toBe(0);
     tessera = undefined;
   }, 180_000);
+});
+
+describe('disk full at the end of a sign-in', () => {
+  it('sends the browser back to the relying party with error=temporarily_unavailable (and its state) instead of the code', async () => {
+    const t = await startTessera();
+    try {
+      const rp = await httpRp(t);
+      await t.built.services.accounts.register({ name: 'Ada', email: 'ada@example.com', password: 'a long enough passphrase', email_verified: true });
+      const http = new HttpClient(t.issuer);
+      const started = await authUrl(rp);
+      const { res, url } = await http.follow(started.url.href);
+      const uid = new URL(url).pathname;
+      const login = await http.post(`${uid}/login`, { _csrf: csrfOf(await res.text()), email: 'ada@example.com', password: 'a long enough passphrase' });
+      expect(login.status).toBe(302);
+      // Up to oidc-provider's resume (/auth/:uid), which issues the code and redirects to the RP.
+      let resume = login.headers.get('location')!;
+      for (let hops = 0; !new URL(resume, t.issuer).pathname.startsWith('/auth/'); hops++) {
+        expect(hops).toBeLessThan(5);
+        const step = await http.get(resume);
+        resume = step.headers.get('location')!;
+      }
+
+      // This test's own process is the server here: its writes fail in the kernel while the limit holds.
+      limitFileSize(process.pid, 4096);
+      let back: Response;
+      try {
+        back = await http.get(resume);
+      } finally {
+        limitFileSize(process.pid, 'unlimited');
+      }
+      expect(back.status, `${back.headers.get("location")} ${(await back.clone().text()).slice(0, 300)}`).toBe(303);
+      const location = new URL(back.headers.get('location')!);
+      expect(`${location.origin}${location.pathname}`).toBe(REDIRECT);
+      expect(location.searchParams.get('error')).toBe('temporarily_unavailable');
+      expect(location.searchParams.get('state')).toBe(started.state);
+      expect(location.searchParams.get('iss')).toBe(t.issuer);
+      expect(location.searchParams.has('code')).toBe(false); // the code wasn't saved: it mustn't go out
+      expect(back.headers.getSetCookie()).toEqual([]);
+    } finally {
+      await t.stop();
+    }
+  }, 120_000);
 });

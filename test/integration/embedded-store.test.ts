@@ -185,8 +185,14 @@ describe('a damaged database', () => {
     fs.closeSync(fd);
 
     const tessera = await spawnTessera({ dataDir });
+    const outcome = await tessera.waitFor('Tessera listening', 90_000).then(
+      () => 'listening',
+      () => 'exited',
+    );
+    if (outcome === 'listening') await tessera.stop();
     const { code } = await tessera.exited;
     const out = tessera.output();
+    expect(outcome, out).toBe('exited');
     expect(code, out).toBe(1);
     expect(out).toMatch(/Tessera failed to start: The embedded store .*tessera\.db is damaged \(PRAGMA quick_check: .*\)\..*restore tessera\.db .*from a backup/);
     expect(out).not.toMatch(/^\s+at /m);

@@ -1,6 +1,6 @@
 // The integrity check at start: PRAGMA quick_check on the database, so a damaged file stops the start
 // with a clear message instead of failing requests later (or only at the next start). It runs in a
-// worker thread on its own read-only connection, so its time is bounded (STORE_CHECK_SECONDS): a
+// worker thread on its own connection (query_only), so its time is bounded (STORE_CHECK_SECONDS): a
 // database too large to check in time starts anyway, with a warning.
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -15,7 +15,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.libsql);
 let db;
 try {
-  db = new Database(workerData.file, { readonly: true });
+  db = new Database(workerData.file);
+  db.exec('PRAGMA query_only = 1'); // libsql has no read-only open; this connection never writes
   const rows = db.prepare('PRAGMA quick_check(5)').all();
   parentPort.postMessage({ problems: rows.map((r) => String(r.quick_check)).filter((v) => v !== 'ok') });
 } catch (err) {
