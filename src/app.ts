@@ -7,6 +7,7 @@ import mount from 'koa-mount';
 import compose from 'koa-compose';
 import serve from 'koa-static';
 import { bodyParser } from '@koa/bodyparser';
+import Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Store } from './store/ports.ts';
 import { openStore } from './store/open.ts';
@@ -37,6 +38,7 @@ import { METRICS_PATH, HttpMetrics, metricsRoute } from './http/metrics.ts';
 import { Metrics } from './ops/metrics.ts';
 import { instrumentStore } from './ops/store-metrics.ts';
 import { watchProviderErrors } from './oidc/events.ts';
+import { describeStoreError } from './store/unavailable.ts';
 import { interactionRouter } from './interaction/routes.ts';
 import { accountRouter } from './account/routes.ts';
 import { recordBrowserSightings } from './account/devices.ts';
@@ -59,6 +61,7 @@ const FRIENDLY_ERRORS: Record<string, string> = {
   invalid_request: 'The app sent an invalid sign-in request. Go back to the app and try again.',
   session_not_found: 'This sign-in took too long or was already finished. Go back to the app and start again.',
   invalid_token: 'This link is no longer valid. Go back to the app and start again.',
+  temporarily_unavailable: 'Signing in is temporarily unavailable. Please try again in a minute.',
 };
 
 export interface Built {
@@ -76,12 +79,23 @@ export async function buildCore(config: Config, opts: { store?: Store; log?: Log
 }
 
 export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
-  const core = await buildCore(config, opts);
-  const { log, keys, box } = core;
+  const log = opts.log ?? createLogger(config.logLevel);
+  const opened = opts.store ?? (await openStore(config, log));
+  // The server's claim on the store (the embedded one: its lock, integrity check and artifact index)
+  // before anything reads it: a second server or a damaged file stops the start here, clearly.
+  try {
+    await opened.claimForServer();
+  } catch (err) {
+    if (!opts.store) await opened.close().catch(() => undefined);
+    throw err;
+  }
   // Store operations are measured only when /metrics is served (src/ops/store-metrics.ts).
   const metrics = new Metrics();
-  const store = config.metrics.enabled ? instrumentStore(core.store, metrics) : core.store;
-  await store.claimForServer();
+  const store = config.metrics.enabled ? instrumentStore(opened, metrics) : opened;
+  const { keys, box } = await buildCore(config, { store, log });
+  // /readyz, and the watch that logs a lost store even when nothing probes it (src/http/ops.ts).
+  const readiness = new Readiness({ store, log, keysLoaded: () => keys.jwks.keys.length > 0 });
+  const storeUnavailable = (err: unknown) => readiness.storeError(err);
   const outbox = config.devOutbox
     ? new DevOutbox((m) => log.info({ event: 'dev.outbox', channel: m.channel, to: m.to, text: m.text }, `dev outbox: ${m.channel} to ${m.to}`))
     : null;
@@ -114,7 +128,14 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     requestLog(ctx as unknown as Koa.Context, log).info({ event, accountId, ...detail }, `refresh token presented again within the reuse interval: ${what}`);
     store.audit.record({ type: event, accountId, ip: ctx.ip || null, detail }).catch((err) => log.warn({ err, event }, 'audit record failed'));
   };
-  const provider = createProvider({ config, store, keys, box, acr, pages, onRefreshReuse });
+  const provider = createProvider({
+    config, store, keys, box, acr, pages, onRefreshReuse,
+    onStoreUnavailable: (err) => {
+      const ctx = Provider.ctx; // the oidc-provider request it happened in
+      (ctx ? requestLog(ctx as unknown as Koa.Context, log) : log).error({ event: 'store.unavailable', reason: describeStoreError(err) }, 'request failed: store unavailable');
+      storeUnavailable(err);
+    },
+  });
   watchProviderErrors(provider, log, metrics);
   // Rotations made by the CLI or another instance are taken up from the store while running (src/keys/).
   followKeys(provider, keys);
@@ -151,7 +172,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // The response (token, redirect, page) goes out only once the request's artifact writes are durable;
   // the embedded store commits concurrent requests' writes together meanwhile.
   const httpMetrics = config.metrics.enabled ? new HttpMetrics(metrics) : null;
-  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn), metrics: httpMetrics });
+  const common = front({ hsts: config.issuer.startsWith('https:'), render, log, durably: (fn) => store.oidc.durably(fn), onError: storeUnavailable, metrics: httpMetrics });
+  // Health and static files write nothing: they neither wait for other requests' commits nor fail with them.
+  const readOnly = front({ hsts: config.issuer.startsWith('https:'), render, log, metrics: httpMetrics });
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys);
   const forms: Koa.Middleware = async (ctx, next) => {
@@ -166,9 +189,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token
   // path stays three middleware short of it.
+  const statics = compose([readOnly, mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false }))] as Koa.Middleware[]);
   const pageChain = compose([
     common,
-    mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false })),
     csrfSessionBinding(async (ctx) => {
       const id = readSigned(ctx, sessionCookie)?.value;
       return id ? (await provider.Session.find(id))?.uid : undefined;
@@ -179,9 +202,8 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   ] as Koa.Middleware[]);
   const protocol = compose([common, toProvider]);
   // /healthz and /readyz: through the host check and the front frame, past pages, CSRF and the provider.
-  const readiness = new Readiness({ store, log, keysLoaded: () => keys.jwks.keys.length > 0 });
   readiness.startWatch();
-  const health = compose([common, healthRoutes(readiness)] as Koa.Middleware[]);
+  const health = compose([readOnly, healthRoutes(readiness)] as Koa.Middleware[]);
   // /metrics: like the health endpoints, past pages, CSRF and the provider; who may scrape: src/http/metrics.ts.
   if (config.metrics.enabled) metrics.collectProcessMetrics();
   const scrape = config.metrics.enabled ? compose([common, metricsRoute({ metrics, token: config.metrics.token })] as Koa.Middleware[]) : null;
@@ -203,6 +225,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     }
     if (HEALTH_PATHS.has(ctx.path)) return health(ctx, next);
     if (scrape && ctx.path === METRICS_PATH) return scrape(ctx, next);
+    if (ctx.path.startsWith('/static/')) return statics(ctx, next);
     if (isPagePath(ctx.path)) return pageChain(ctx, next);
     return protocol(ctx, next);
   });

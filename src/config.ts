@@ -70,6 +70,15 @@ export const ConfigSchema = z
         token: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').regex(/^\S+$/, 'METRICS_TOKEN must not contain spaces').nullable().default(null),
       })
       .default({ enabled: true, token: null }),
+    // The embedded store (SQLite in DATA_DIR, src/store/sqlite/): the id of a lost store to replace with a
+    // new, empty one (TESSERA_INIT_STORE), and the longest the integrity check at start may take
+    // (STORE_CHECK_SECONDS; 0 skips it).
+    embeddedStore: z
+      .object({
+        initStore: z.string().min(1).nullable().default(null),
+        checkSeconds: z.number().int().min(0).max(3600).default(10),
+      })
+      .prefault({}),
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
@@ -225,6 +234,8 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   SHUTDOWN_GRACE_SECONDS: ['shutdownGraceSeconds', int],
   METRICS: ['metrics.enabled', bool],
   METRICS_TOKEN: ['metrics.token', String],
+  TESSERA_INIT_STORE: ['embeddedStore.initStore', (v) => v.trim()],
+  STORE_CHECK_SECONDS: ['embeddedStore.checkSeconds', int],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],

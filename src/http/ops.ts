@@ -3,7 +3,9 @@
 // GET /healthz says the process answers (no store access). GET /readyz says this instance can serve:
 // the store is reachable and takes writes (Store.ready()) and the signing keys are loaded; otherwise
 // 503 with Retry-After. Both are JSON and never cached. A change of readiness is logged (an error when
-// it is lost), and a background check every READY_WATCH_MS logs it even when nothing probes /readyz.
+// it is lost), and a background check every READY_WATCH_MS logs it even when nothing probes /readyz; a
+// request that fails because the store is unavailable triggers a check at once. A corrupt database file
+// (SQLITE_CORRUPT seen by any request) keeps the instance not ready until it is restarted.
 //
 // Request ids: a sane X-Request-Id is taken from a trusted proxy (so one id follows a request through
 // the proxy's logs and ours), anything else gets a fresh one. The id goes out as a response header, onto
@@ -13,10 +15,13 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/ports.ts';
+import { isStoreCorrupt, isStoreUnavailable, describeStoreError } from '../store/unavailable.ts';
 
 export const HEALTH_PATHS = new Set(['/healthz', '/readyz']);
 export const READY_RETRY_AFTER_SECONDS = 5;
-export const READY_WATCH_MS = 15_000;
+export const READY_WATCH_MS = 5_000;
+/** Checks triggered by failing requests: at most one per this many ms. */
+const TRIGGERED_CHECK_MS = 1_000;
 
 const KEYS_NOT_LOADED = 'signing keys not loaded';
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:+/=-]{1,128}$/;
@@ -67,12 +72,33 @@ export interface ReadinessOptions {
 export class Readiness {
   private last: { ok: boolean; reason?: string } = { ok: true };
   private watch: NodeJS.Timeout | null = null;
+  private corrupt: string | null = null;
+  private lastTriggered = 0;
 
   constructor(private readonly opts: ReadinessOptions) {}
+
+  /**
+   * A request failed with `err`. A store error says something may be wrong with the store now: check
+   * at once (at most once a second) so the loss is logged when it happens, not at the next probe. A
+   * corrupt database file doesn't heal: not ready from now on.
+   */
+  storeError(err: unknown): void {
+    if (!isStoreUnavailable(err)) return;
+    if (isStoreCorrupt(err) && this.corrupt === null) {
+      this.corrupt = `database file is corrupt (${describeStoreError(err)}): restore it from a backup and restart`;
+      void this.check();
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastTriggered < TRIGGERED_CHECK_MS) return;
+    this.lastTriggered = now;
+    void this.check();
+  }
 
   async check(): Promise<{ ok: true } | { ok: false; reason: string }> {
     let result: { ok: true } | { ok: false; reason: string };
     if (!this.opts.keysLoaded()) result = { ok: false, reason: KEYS_NOT_LOADED };
+    else if (this.corrupt) result = { ok: false, reason: this.corrupt };
     else {
       try {
         result = await this.opts.store.ready();

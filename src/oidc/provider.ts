@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { ProviderKeys } from './keys.ts';
 import type { SecretBox } from '../secrets.ts';
 import { createAdapterClass } from './adapter.ts';
+import { noteWrite, providerErrors } from './store-errors.ts';
 import { SESSION_METHODS_MODEL } from '../interaction/progress.ts';
 import { accountClaims } from '../accounts/service.ts';
 import { AcrModel, requestedAcrValues } from './acr.ts';
@@ -28,11 +29,19 @@ export function demandOf(acr: AcrModel, params: Record<string, unknown>, claims:
 }
 
 export function createProvider(opts: {
-  config: Config; store: Store; keys: ProviderKeys; box: SecretBox; acr: AcrModel; pages: ProviderPages;
+  config: Config;
+  store: Store;
+  keys: ProviderKeys;
+  box: SecretBox;
+  acr: AcrModel;
+  pages: ProviderPages;
   /** Told when a refresh token is redeemed again within the reuse interval (audit, log). */
   onRefreshReuse?: RefreshReuseReport;
+  /** Told of each store failure that oidc-provider answers as temporarily_unavailable (503). */
+  onStoreUnavailable?: (err: unknown) => void;
 }) {
   const { config, store, keys, box, acr, pages } = opts;
+  const storeFailed = providerErrors(opts.onStoreUnavailable);
   const reuseSeconds = config.oidc.refreshReuseSeconds;
   const reuse = reuseSeconds > 0 ? new RefreshReuse({ seconds: reuseSeconds, artifacts: store.oidc, report: opts.onRefreshReuse }) : null;
   const policy = interactionPolicy.base();
@@ -57,19 +66,20 @@ export function createProvider(opts: {
       // A sign-in just finished: keep what was proved when, beside the session (it has one time only).
       const methods = (oidc.result as { tessera?: { methods?: Record<string, number> } } | undefined)?.tessera?.methods;
       if (methods && session.uid) {
-        await store.oidc.upsert(SESSION_METHODS_MODEL, session.uid, { accountId: session.accountId, methods }, new Date(Date.now() + config.tokens.sessionTtl * 1000));
+        noteWrite();
+        await store.oidc.upsert(SESSION_METHODS_MODEL, session.uid, { accountId: session.accountId, methods }, new Date(Date.now() + config.tokens.sessionTtl * 1000)).catch(storeFailed);
       }
       return interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );
 
   const configuration: Configuration = {
-    adapter: createAdapterClass(store, box),
+    adapter: createAdapterClass(store, box, opts.onStoreUnavailable),
     clients: [],
     findAccount: async (ctx, sub, token) => {
       // A consumed refresh token being redeemed: the reuse interval may answer with its successor.
-      if (reuse && token?.kind === 'RefreshToken' && token.consumed) await reuse.redeeming(ctx, token as unknown as Record<string, unknown>);
-      const account = await store.accounts.viewById(sub);
+      if (reuse && token?.kind === 'RefreshToken' && token.consumed) await reuse.redeeming(ctx, token as unknown as Record<string, unknown>).catch(storeFailed);
+      const account = await store.accounts.viewById(sub).catch(storeFailed);
       if (!account) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
     },
