@@ -126,6 +126,13 @@ export const ConfigSchema = z
     }),
     demoClient: z.record(z.string(), z.unknown()).nullable(), // its secret is published in the README
     demoClientEnabled: z.boolean().nullable(), // null = on in development with a loopback issuer
+    oidc: z
+      .object({
+        // A consumed refresh token presented again within this many seconds is a retry, not theft
+        // (REFRESH_TOKEN_REUSE_SECONDS); the embedded store keeps it whole in memory that long.
+        refreshReuseSeconds: z.number().int().min(0).max(300).default(10),
+      })
+      .prefault({}),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -222,6 +229,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ACR_1FA: ['acr.oneFactor', String],
   ACR_MFA: ['acr.mfa', String],
   ACR_MFA_SMS: ['acr.mfaSms', String],
+  REFRESH_TOKEN_REUSE_SECONDS: ['oidc.refreshReuseSeconds', int],
 };
 
 function setPath(obj: Json, dotted: string, value: unknown) {

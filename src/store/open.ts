@@ -13,5 +13,6 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
   return openSqliteStore({
     file: path.join(config.dataDir, 'tessera.db'),
     onFlushError: (err) => log?.error({ err }, 'committing oidc artifacts failed; the requests that wrote them fail'),
+    refreshReuseSeconds: config.oidc.refreshReuseSeconds,
   });
 }

@@ -1,9 +1,8 @@
-// The embedded store's artifact log (src/store/sqlite/artifact-log.ts): what the store contract can't
-// see from one open store — reads from rows once the recent commits' bytes and the read cache have let
-// go, copies handed out from it, non-ASCII records in byte-addressed rows and in the TEXT rows of
-// earlier versions, replaying the log after a restart, rows freed once nothing in them is
-// current, removal records kept exactly as long as needed, the group commit's failure path, the lock
-// that keeps a second server off the file, and the migration from the old artifact table.
+// The embedded store's artifact log (src/store/sqlite/artifacts/): what the store contract can't see
+// from one open store — reads from rows once the recent commits' bytes and the read cache have let go,
+// copies handed out from it, non-ASCII records in byte-addressed rows, replaying the log after a
+// restart, rows freed once nothing in them is current, removal records kept exactly as long as needed,
+// the group commit's failure path, and the lock that keeps a second server off the file.
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -77,15 +76,8 @@ describe('artifact log', () => {
     expect(await s.oidc.find('AccessToken', 'at-4999')).toEqual({ jti: 'at-4999', grantId: 'g2', pad });
   });
 
-  it('finds each record of a row by its bytes when records hold non-ASCII text, and reads the TEXT rows of earlier versions', async () => {
+  it('finds each record of a row by its bytes when records hold non-ASCII text', async () => {
     const names = ['Zoë Ærø', 'ascii', '名前 😀 𝄞', 'é'.repeat(300)];
-    // A TEXT row as an earlier version wrote it, non-ASCII included (its records are found by characters).
-    const db = new Database(file);
-    db.exec('CREATE TABLE artifact_log (seq INTEGER PRIMARY KEY, lines TEXT NOT NULL)');
-    const old = names.map((name, i) => JSON.stringify({ o: 'u', m: 'Session', i: `old-${i}`, e: Date.now() + HOUR, p: { jti: `old-${i}`, name } }));
-    db.prepare('INSERT INTO artifact_log (seq, lines) VALUES (?, ?)').run(1, old.join('\n'));
-    db.close();
-
     let s = await store();
     await s.claimForServer();
     // One commit holding ASCII and non-ASCII records side by side: a record's place in bytes differs from
@@ -95,17 +87,17 @@ describe('artifact log', () => {
     });
     const all = async () => {
       const found: unknown[] = [];
-      for (let i = 0; i < names.length; i++) found.push(await s.oidc.find('Session', `old-${i}`), await s.oidc.find('Session', `new-${i}`));
+      for (let i = 0; i < names.length; i++) found.push(await s.oidc.find('Session', `new-${i}`));
       return found;
     };
-    const expected = names.flatMap((name, i) => [{ jti: `old-${i}`, name }, { jti: `new-${i}`, name }]);
-    expect(await all()).toEqual(expected); // new ones from the recent commit's bytes, old ones from the file
-    s = await reopen(s); // replayed: every record from the file
+    const expected = names.map((name, i) => ({ jti: `new-${i}`, name }));
+    expect(await all()).toEqual(expected); // from the recent commit's bytes
+    s = await reopen(s); // replayed, and then each record read from its row in the file
     expect(await all()).toEqual(expected);
     const raw = new Database(file);
     const kinds = raw.prepare('SELECT typeof(lines) AS t FROM artifact_log ORDER BY seq').all() as Array<{ t: string }>;
     raw.close();
-    expect(kinds.map((k) => k.t)).toEqual(['text', 'blob']);
+    expect(kinds.map((k) => k.t)).toEqual(['blob']);
   });
 
   it('replays upserts, consumptions, removals, replacements and grant links after a restart', async () => {
@@ -237,17 +229,5 @@ describe('artifact log', () => {
     }
     const next = await store();
     await next.claimForServer();
-  });
-
-  it('moves artifacts from the table of earlier versions', async () => {
-    const db = new Database(file);
-    db.exec(`CREATE TABLE oidc (model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, expires_at INTEGER, grant_id TEXT,
-      user_code TEXT, uid TEXT, PRIMARY KEY (model, id))`);
-    db.prepare('INSERT INTO oidc VALUES (?, ?, ?, ?, ?, ?, ?)').run('Session', 's1', JSON.stringify({ jti: 's1', uid: 'u9' }), Date.now() + HOUR, null, null, 'u9');
-    db.prepare('INSERT INTO oidc VALUES (?, ?, ?, ?, ?, ?, ?)').run('Grant', 'g1', JSON.stringify({ jti: 'g1' }), null, null, null, null);
-    db.close();
-    const s = await store();
-    expect(await s.oidc.findByUid('Session', 'u9')).toEqual({ jti: 's1', uid: 'u9' });
-    expect(await s.oidc.find('Grant', 'g1')).toEqual({ jti: 'g1' });
   });
 });

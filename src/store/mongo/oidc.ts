@@ -54,6 +54,10 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
     async destroy(model, id) {
       await Oidc.deleteOne({ _id: key(model, id) });
     },
+    async findByGrantId(model, grantId) {
+      const docs = await Oidc.find({ model, grantId, ...live() }, { payload: 1 }).lean<Array<Pick<OidcDoc, 'payload'>>>();
+      return docs.map((d) => d.payload ?? {});
+    },
     async revokeByGrantId(grantId) {
       await Oidc.deleteMany({ grantId });
     },

@@ -7,25 +7,31 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import type { Store, RateLimitOptions, StoreReadiness } from '../ports.ts';
-import { SCHEMA, MIGRATE_OIDC_TABLE } from './schema.ts';
+import { SCHEMA } from './schema.ts';
 import { sqliteAccounts, migrateAccounts } from './accounts.ts';
 import { sqliteClients } from './clients.ts';
-import { SqliteArtifactLog } from './artifact-log.ts';
+import { SqliteArtifactLog } from './artifacts/repo.ts';
 import { sqliteChallenges } from './challenges.ts';
 import { sqliteSignIns } from './sign-ins.ts';
 import { sqliteKeys, sqliteAudit } from './misc.ts';
 
 export type SqliteDb = InstanceType<typeof Database>;
 
-export async function openSqliteStore(opts: { file: string; onFlushError?: (err: Error) => void }): Promise<Store> {
+export interface SqliteStoreOptions {
+  file: string;
+  /** Told about each failed commit of oidc artifacts (the requests that wrote into it fail with it). */
+  onFlushError?: (err: Error) => void;
+  /** REFRESH_TOKEN_REUSE_SECONDS: how long a consumed refresh token stays whole in memory (artifacts/tombstones.ts). */
+  refreshReuseSeconds?: number;
+}
+
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
   if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
   const db: SqliteDb = new Database(opts.file);
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
   db.exec(SCHEMA);
-  const hasTable = (name: string) => Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
-  if (hasTable('oidc')) db.transaction(() => db.exec(MIGRATE_OIDC_TABLE))();
   migrateAccounts(db); // accounts of versions before factor records
-  const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
+  const artifacts = new SqliteArtifactLog(db, opts.file, { onFlushError: opts.onFlushError, refreshReuseSeconds: opts.refreshReuseSeconds });
   // Readiness writes one row here (a committed write proves the file takes writes), and compares the
   // file on disk with the one opened: a database deleted or replaced under a running process keeps
   // working on the open descriptor, silently, until the restart finds an empty store.
