@@ -9,7 +9,9 @@ import { entryFor, setOwners } from './entries.ts';
 /** Replays the whole log into `index` (empty, journal off); returns the last row number. */
 export function replay(file: LogFile, index: MemoryIndex, refs: RowRefs, now: number): number {
   refs.replaying = true;
-  const removals: Array<[Row, Row]> = []; // [row of the removal, row of the upsert it cancelled]
+  // [row of a removal or of a newer upsert, row of the upsert it cancelled]: pinned as at run time, in
+  // log order (a pin keeps a row alive that a later pin may depend on).
+  const removals: Array<[Row, Row]> = [];
   const rows: Row[] = [];
   let last = 0;
   for (const { seq, bytes } of file.rows()) {
@@ -23,7 +25,10 @@ export function replay(file: LogFile, index: MemoryIndex, refs: RowRefs, now: nu
       const model = index.model(r.m);
       const current = model.byId.get(r.i);
       if (r.o === 'u') {
-        if (current) index.forget(model, current);
+        if (current) {
+          if (current.row !== row) removals.push([row, current.row]);
+          index.forget(model, current);
+        }
         if (r.e !== null && r.e <= now) continue; // expired: gone
         const entry = entryFor(r.m, r.i, row, start, end, r.e, r.p);
         if (model.owned) setOwners(entry, r.p);
@@ -31,7 +36,7 @@ export function replay(file: LogFile, index: MemoryIndex, refs: RowRefs, now: nu
       } else if (r.o === 'c' && current) {
         index.consume(model, current, r.c, row);
       } else if (r.o === 'd' && current) {
-        removals.push([row, current.row]);
+        if (current.row !== row) removals.push([row, current.row]);
         index.forget(model, current);
       }
     }

@@ -107,12 +107,22 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
     const b = this.commits.open();
     const index = this.index.model(model);
     const exp = expiresAt ? expiresAt.getTime() : null;
+    // What this replaces is superseded at replay by the new record: that holds only while the new
+    // record's row exists, so its row is pinned to the replaced one's (were the new artifact removed
+    // later and its row freed, a replay would bring the old version back).
     const old = index.byId.get(id);
-    if (old) this.index.forget(index, old);
-    else if (index.tombstones) {
+    let replaced: Row | undefined;
+    if (old) {
+      this.index.forget(index, old);
+      replaced = old.row;
+    } else if (index.tombstones) {
       const found = this.tombstoneOf(index, id);
-      if (found) this.index.forgetTombstone(index, found.t, found.hash); // the new record supersedes it at replay
+      if (found) {
+        this.index.forgetTombstone(index, found.t, found.hash);
+        replaced = found.t.row;
+      }
     }
+    if (replaced && replaced !== b.row && replaced.live > 0) this.refs.pin(b.row, replaced);
     const record = upsertRecord(model, id, exp, payload);
     const line = b.lines.push(record) - 1;
     const entry = entryFor(model, id, b.row, -1, -1, exp, payload);
