@@ -126,13 +126,12 @@ export const ConfigSchema = z
     }),
     demoClient: z.record(z.string(), z.unknown()).nullable(), // its secret is published in the README
     demoClientEnabled: z.boolean().nullable(), // null = on in development with a loopback issuer
+    // Refresh token reuse interval (src/oidc/refresh-reuse.ts): for this many seconds after a refresh token
+    // was rotated, presenting it again returns its still-unused successor instead of revoking the grant
+    // (a retry after a lost reply). 0 turns it off. REFRESH_TOKEN_REUSE_SECONDS.
     oidc: z
-      .object({
-        // A consumed refresh token presented again within this many seconds is a retry, not theft
-        // (REFRESH_TOKEN_REUSE_SECONDS); the embedded store keeps it whole in memory that long.
-        refreshReuseSeconds: z.number().int().min(0).max(300).default(10),
-      })
-      .prefault({}),
+      .object({ refreshReuseSeconds: z.number().int().min(0).max(300).default(10) })
+      .default({ refreshReuseSeconds: 10 }),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),

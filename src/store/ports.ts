@@ -84,10 +84,10 @@ export interface OidcArtifactRepo {
   /** Marks consumed (payload.consumed = epoch seconds). */
   consume(model: string, id: string): Promise<void>;
   destroy(model: string, id: string): Promise<void>;
-  /** Current (unexpired) artifacts of one model carrying this grantId: the refresh reuse interval finds a rotated token's successor with it. */
-  findByGrantId(model: string, grantId: string): Promise<Record<string, unknown>[]>;
   /** Deletes every artifact of any model carrying this grantId. */
   revokeByGrantId(grantId: string): Promise<void>;
+  /** Current (unexpired) artifacts of one model carrying this grantId: the refresh reuse interval finds a rotated token's successor with it. */
+  findByGrantId(model: string, grantId: string): Promise<Record<string, unknown>[]>;
   /**
    * Ends everything an account has signed in to: deletes its Sessions, its Grants and every artifact of
    * those grants (tokens, codes: as revokeByGrantId), its pending sign-ins (model 'TesseraLogin', payload.accountId)

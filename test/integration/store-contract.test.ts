@@ -509,25 +509,6 @@ function describeStoreContract(
         await store.oidc.destroy('AuthorizationCode', 'c-1'); // idempotent
       });
 
-      it('finds the current artifacts of one model carrying a grantId, consumed ones too', async () => {
-        const rt = (id: string, grantId: string) => ({ jti: id, kind: 'RefreshToken', grantId, clientId: 'client-1' });
-        await store.oidc.upsert('RefreshToken', 'rt-a', rt('rt-a', 'g-9'), fromNow(HOUR));
-        await store.oidc.consume('RefreshToken', 'rt-a');
-        await store.oidc.upsert('RefreshToken', 'rt-b', rt('rt-b', 'g-9'), fromNow(HOUR));
-        await store.oidc.upsert('RefreshToken', 'rt-old', rt('rt-old', 'g-9'), ago(1000));
-        await store.oidc.upsert('RefreshToken', 'rt-other', rt('rt-other', 'g-8'), fromNow(HOUR));
-        await store.oidc.upsert('AccessToken', 'at-a', payload({ jti: 'at-a', grantId: 'g-9' }), fromNow(HOUR));
-        const found = await store.oidc.findByGrantId('RefreshToken', 'g-9');
-        expect(found.sort((a, b) => String(a.jti).localeCompare(String(b.jti)))).toEqual([
-          { ...rt('rt-a', 'g-9'), consumed: expect.any(Number) },
-          rt('rt-b', 'g-9'),
-        ]);
-        expect(await store.oidc.findByGrantId('AccessToken', 'g-9')).toEqual([payload({ jti: 'at-a', grantId: 'g-9' })]);
-        expect(await store.oidc.findByGrantId('RefreshToken', 'g-7')).toEqual([]);
-        await store.oidc.revokeByGrantId('g-9');
-        expect(await store.oidc.findByGrantId('RefreshToken', 'g-9')).toEqual([]);
-      });
-
       it('revokes every artifact of any model carrying a grantId', async () => {
         await store.oidc.upsert('AuthorizationCode', 'c-1', payload({ grantId: 'g-1' }), fromNow(HOUR));
         await store.oidc.upsert('AccessToken', 'at-1', payload({ grantId: 'g-1' }), fromNow(HOUR));

@@ -55,7 +55,8 @@ export function mongoOidc(m: MongoModels): OidcArtifactRepo {
       await Oidc.deleteOne({ _id: key(model, id) });
     },
     async findByGrantId(model, grantId) {
-      const docs = await Oidc.find({ model, grantId, ...live() }, { payload: 1 }).lean<Array<Pick<OidcDoc, 'payload'>>>();
+      // {grantId} is indexed; a grant holds a handful of artifacts.
+      const docs = await Oidc.find({ grantId, model, ...live() }, { payload: 1 }).lean<Array<Pick<OidcDoc, 'payload'>>>();
       return docs.map((d) => d.payload ?? {});
     },
     async revokeByGrantId(grantId) {

@@ -17,7 +17,7 @@ export class InstanceLockedError extends Error {
   }
 }
 
-// Lock files claimed by store objects of this process (SQLite locks don't conflict within one connection's process the same way).
+// Lock files claimed by store objects of this process: a second claim in one process is refused too.
 const claimedHere = new Set<string>();
 
 export class InstanceLock {
