@@ -35,6 +35,13 @@ export class MemoryIndex {
     private readonly hash?: (id: string) => number,
   ) {}
 
+  /** Forgets everything (a replay that failed half-way). */
+  clear(): void {
+    this.models.clear();
+    this.grants.clear();
+    this.accounts.clear();
+  }
+
   model(name: string): ModelIndex {
     let index = this.models.get(name);
     if (!index) this.models.set(name, (index = new ModelIndex(name, this.hash)));

@@ -43,6 +43,11 @@ export function replay(file: LogFile, index: MemoryIndex, refs: RowRefs, now: nu
   }
   refs.replaying = false;
   for (const [removalRow, target] of removals) if (target.live > 0) refs.pin(removalRow, target);
-  file.remove(rows.filter((r) => r.live === 0).map((r) => r.seq));
+  const dead = rows.filter((r) => r.live === 0);
+  try {
+    file.remove(dead.map((r) => r.seq));
+  } catch {
+    refs.restoreDead(dead); // a file that takes no writes now (full, read-only): the next commit tries again
+  }
   return last;
 }

@@ -353,13 +353,17 @@ export class SqliteArtifactLog implements OidcArtifactRepo {
   /** Builds the memory index by replaying the log (first use). */
   private load() {
     if (this.loaded) return;
-    this.loaded = true;
     this.journal.recording = false;
     try {
       this.lastRow = replay(this.log, this.index, this.refs, Date.now());
+    } catch (err) {
+      this.index.clear(); // a log that can't be read now is read again, whole, on the next use
+      throw err;
     } finally {
+      this.refs.replaying = false;
       this.journal.recording = true;
     }
+    this.loaded = true;
     this.bury();
   }
 }
