@@ -17,5 +17,6 @@ export async function openStore(config: Config, log?: Logger): Promise<Store> {
     initStore: config.embeddedStore.initStore,
     checkSeconds: config.embeddedStore.checkSeconds,
     log,
+    refreshReuseSeconds: config.oidc.refreshReuseSeconds,
   });
 }

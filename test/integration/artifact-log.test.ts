@@ -1,9 +1,8 @@
-// The embedded store's artifact log (src/store/sqlite/artifact-log.ts): what the store contract can't
-// see from one open store — reads from rows once the recent commits' bytes and the read cache have let
-// go, copies handed out from it, non-ASCII records in byte-addressed rows and in the TEXT rows of
-// earlier versions, replaying the log after a restart, rows freed once nothing in them is
-// current, removal records kept exactly as long as needed, the group commit's failure path, the lock
-// that keeps a second server off the file, and the migration from the old artifact table.
+// The embedded store's artifact log (src/store/sqlite/artifacts/): what the store contract can't see
+// from one open store — reads from rows once the recent commits' bytes and the read cache have let go,
+// copies handed out from it, non-ASCII records in byte-addressed rows, replaying the log after a
+// restart, rows freed once nothing in them is current, removal records kept exactly as long as needed,
+// the group commit's failure path, and the lock that keeps a second server off the file.
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'libsql';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
-import type { Store } from '../../src/store/ports.ts';
+import { SCHEMA } from '../../src/store/sqlite/schema.ts';
+import { SqliteArtifactLog, type ArtifactLogOptions } from '../../src/store/sqlite/artifacts/repo.ts';
+import { StoreUnavailableError, type Store } from '../../src/store/ports.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -39,6 +40,32 @@ function rows(): number {
   }
 }
 
+/** The artifact log on a connection of the test's own (to reach it as a full disk would). */
+interface Direct {
+  db: InstanceType<typeof Database>;
+  log: SqliteArtifactLog;
+  close(): void;
+}
+const directs: Direct[] = [];
+function direct(opts: ArtifactLogOptions = {}): Direct {
+  const db = new Database(file);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  db.exec(SCHEMA);
+  const log = new SqliteArtifactLog(db, file, opts);
+  log.claim();
+  const d: Direct = {
+    db,
+    log,
+    close() {
+      directs.splice(directs.indexOf(d), 1);
+      log.close();
+      db.close();
+    },
+  };
+  directs.push(d);
+  return d;
+}
+
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-log-'));
   file = path.join(dir, 'tessera.db');
@@ -46,6 +73,7 @@ beforeEach(() => {
 afterEach(async () => {
   vi.useRealTimers();
   for (const s of open.splice(0)) await s.close();
+  for (const d of [...directs]) d.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -77,15 +105,8 @@ describe('artifact log', () => {
     expect(await s.oidc.find('AccessToken', 'at-4999')).toEqual({ jti: 'at-4999', grantId: 'g2', pad });
   });
 
-  it('finds each record of a row by its bytes when records hold non-ASCII text, and reads the TEXT rows of earlier versions', async () => {
+  it('finds each record of a row by its bytes when records hold non-ASCII text', async () => {
     const names = ['Zoë Ærø', 'ascii', '名前 😀 𝄞', 'é'.repeat(300)];
-    // A TEXT row as an earlier version wrote it, non-ASCII included (its records are found by characters).
-    const db = new Database(file);
-    db.exec('CREATE TABLE artifact_log (seq INTEGER PRIMARY KEY, lines TEXT NOT NULL)');
-    const old = names.map((name, i) => JSON.stringify({ o: 'u', m: 'Session', i: `old-${i}`, e: Date.now() + HOUR, p: { jti: `old-${i}`, name } }));
-    db.prepare('INSERT INTO artifact_log (seq, lines) VALUES (?, ?)').run(1, old.join('\n'));
-    db.close();
-
     let s = await store();
     await s.claimForServer();
     // One commit holding ASCII and non-ASCII records side by side: a record's place in bytes differs from
@@ -95,17 +116,17 @@ describe('artifact log', () => {
     });
     const all = async () => {
       const found: unknown[] = [];
-      for (let i = 0; i < names.length; i++) found.push(await s.oidc.find('Session', `old-${i}`), await s.oidc.find('Session', `new-${i}`));
+      for (let i = 0; i < names.length; i++) found.push(await s.oidc.find('Session', `new-${i}`));
       return found;
     };
-    const expected = names.flatMap((name, i) => [{ jti: `old-${i}`, name }, { jti: `new-${i}`, name }]);
-    expect(await all()).toEqual(expected); // new ones from the recent commit's bytes, old ones from the file
-    s = await reopen(s); // replayed: every record from the file
+    const expected = names.map((name, i) => ({ jti: `new-${i}`, name }));
+    expect(await all()).toEqual(expected); // from the recent commit's bytes
+    s = await reopen(s); // replayed, and then each record read from its row in the file
     expect(await all()).toEqual(expected);
     const raw = new Database(file);
     const kinds = raw.prepare('SELECT typeof(lines) AS t FROM artifact_log ORDER BY seq').all() as Array<{ t: string }>;
     raw.close();
-    expect(kinds.map((k) => k.t)).toEqual(['text', 'blob']);
+    expect(kinds.map((k) => k.t)).toEqual(['blob']);
   });
 
   it('replays upserts, consumptions, removals, replacements and grant links after a restart', async () => {
@@ -192,6 +213,117 @@ describe('artifact log', () => {
     expect(await s.oidc.find('AccessToken', 'd4')).toEqual({ jti: 'd4' });
   });
 
+  it('keeps a removed artifact removed across restarts when the row of an older version of it lives on', async () => {
+    let s = await store();
+    // Version 1 shares its row with a token that stays; version 2 has a row of its own; then it is removed.
+    await Promise.all([s.oidc.upsert('Session', 's1', { jti: 's1', v: 1 }, later()), s.oidc.upsert('AccessToken', 'stays', { jti: 'stays' }, later())]);
+    await s.oidc.upsert('Session', 's1', { jti: 's1', v: 2 }, later());
+    await s.oidc.destroy('Session', 's1');
+    // The same within one commit: a new version and its removal together.
+    await Promise.all([s.oidc.upsert('Session', 's2', { jti: 's2', v: 1 }, later()), s.oidc.upsert('AccessToken', 'stays-2', { jti: 'stays-2' }, later())]);
+    await Promise.all([s.oidc.upsert('Session', 's2', { jti: 's2', v: 2 }, later()), s.oidc.destroy('Session', 's2')]);
+    for (let restart = 0; restart < 3; restart++) {
+      expect(await s.oidc.find('Session', 's1')).toBeUndefined();
+      expect(await s.oidc.find('Session', 's2')).toBeUndefined();
+      expect(await s.oidc.find('AccessToken', 'stays')).toEqual({ jti: 'stays' });
+      s = await reopen(s); // each replay must keep what the next one needs
+    }
+    await s.oidc.destroy('AccessToken', 'stays');
+    await s.oidc.destroy('AccessToken', 'stays-2');
+    expect(rows()).toBe(0); // and once nothing is current, every row goes
+  });
+
+  it('a commit SQLite refuses (the file may not grow) fails only the requests that wrote into it, is taken back in memory alone, and later commits go through', async () => {
+    let { db, log, close } = direct();
+    const grant = { jti: 'g1', accountId: 'a1' };
+    const rt1 = { jti: 'rt1', grantId: 'g1' };
+    const session = { jti: 's1', uid: 'u1', accountId: 'a1' };
+    await log.durably(async () => {
+      await log.upsert('Grant', 'g1', grant, later());
+      await log.upsert('RefreshToken', 'rt1', rt1, later());
+      await log.upsert('Session', 's1', session, later());
+    });
+    // Not one page more for this connection (as on a full disk), and a record needing many.
+    const pragma = (name: string) => Object.values(db.prepare(`PRAGMA ${name}`).get() as Record<string, number>)[0];
+    db.exec(`PRAGMA max_page_count = ${pragma('page_count')}`);
+    const pad = 'x'.repeat((pragma('freelist_count') + 16) * pragma('page_size'));
+    const rotation = async () => {
+      await log.upsert('AccessToken', 'at-big', { jti: 'at-big', grantId: 'g1', pad }, later());
+      await log.consume('RefreshToken', 'rt1');
+      await log.upsert('RefreshToken', 'rt2', { jti: 'rt2', grantId: 'g1' }, later());
+      await log.destroy('Session', 's1');
+    };
+    const writer = log.durably(rotation);
+    const reader = log.durably(async () => log.find('Grant', 'g1')); // in the same commit's turn
+    await expect(writer).rejects.toThrow(StoreUnavailableError);
+    await expect(writer).rejects.toThrow(/full/);
+    expect(await reader).toEqual(grant);
+    // Memory holds what the file holds: none of the failed writes.
+    expect(await log.find('AccessToken', 'at-big')).toBeUndefined();
+    expect(await log.find('RefreshToken', 'rt1')).toEqual(rt1); // not consumed
+    expect(await log.find('RefreshToken', 'rt2')).toBeUndefined();
+    expect(await log.findByUid('Session', 'u1')).toEqual(session);
+    expect(await log.findByGrantId('RefreshToken', 'g1')).toEqual([rt1]);
+    // The cause gone, the same writes go through.
+    db.exec('PRAGMA max_page_count = 1073741823');
+    await log.durably(rotation);
+    const now = async () => [
+      await log.find('AccessToken', 'at-big'), await log.find('RefreshToken', 'rt1'), await log.find('RefreshToken', 'rt2'),
+      await log.find('Session', 's1'), await log.find('Grant', 'g1'),
+    ];
+    const before = await now();
+    expect(before.map((p) => p?.jti)).toEqual(['at-big', 'rt1', 'rt2', undefined, 'g1']);
+    expect(before[1]).toMatchObject({ consumed: expect.any(Number) });
+    close();
+    ({ db, log, close } = direct());
+    expect(await now()).toEqual(before);
+  });
+
+  it('keeps a rotated refresh token as a tombstone once its reuse window has passed: still found consumed, with its grant and client, until revoked', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] }); // the clock moves on; commits' setImmediate stays real
+    let { log, close } = direct({ refreshReuseSeconds: 10 });
+    const exp = () => Math.floor(Date.now() / 1000) + 3600;
+    const rt = (id: string, rotations: number) => ({ jti: id, kind: 'RefreshToken', grantId: 'g1', clientId: 'client-1', accountId: 'a1', rotations, exp: exp(), scope: 'openid offline_access' });
+    const rt1 = rt('rt1', 0);
+    const rt2 = rt('rt2', 1);
+    const commit = () => log.durably(() => log.upsert('AccessToken', `at-${Date.now()}`, { jti: 'at', grantId: 'g0' }, later()));
+    await log.durably(async () => {
+      await log.upsert('Grant', 'g1', { jti: 'g1', accountId: 'a1' }, null);
+      await log.upsert('RefreshToken', 'rt1', rt1, later());
+    });
+    // A rotation, as oidc-provider makes it: the presented token consumed, its successor saved.
+    await log.durably(async () => {
+      await log.consume('RefreshToken', 'rt1');
+      await log.upsert('RefreshToken', 'rt2', rt2, later());
+    });
+    vi.setSystemTime(Date.now() + 9_000);
+    await commit();
+    expect(log.memoryCounts().tombstones).toBe(0); // within its reuse window: whole
+    vi.setSystemTime(Date.now() + 2_000);
+    await commit();
+    expect(log.memoryCounts().tombstones).toBe(1);
+    const consumed = { ...rt1, consumed: expect.any(Number) };
+    expect(await log.find('RefreshToken', 'rt1')).toEqual(consumed);
+    const byJti = (xs: Record<string, unknown>[]) => xs.sort((a, b) => String(a.jti).localeCompare(String(b.jti)));
+    expect(byJti(await log.findByGrantId('RefreshToken', 'g1'))).toEqual([consumed, rt2]);
+    close();
+    ({ log, close } = direct({ refreshReuseSeconds: 10 }));
+    expect(log.memoryCounts().tombstones).toBe(1); // long consumed: a tombstone from the replay on
+    expect(await log.find('RefreshToken', 'rt1')).toEqual(consumed);
+    // Presented again: oidc-provider destroys it and revokes the grant.
+    await log.durably(async () => {
+      await log.destroy('RefreshToken', 'rt1');
+      await log.revokeByGrantId('g1');
+    });
+    expect(log.memoryCounts().tombstones).toBe(0);
+    expect(await log.find('RefreshToken', 'rt1')).toBeUndefined();
+    expect(await log.find('RefreshToken', 'rt2')).toBeUndefined();
+    close();
+    ({ log, close } = direct({ refreshReuseSeconds: 10 }));
+    expect(await log.find('RefreshToken', 'rt1')).toBeUndefined();
+    expect(await log.findByGrantId('RefreshToken', 'g1')).toEqual([]);
+  });
+
   it('lets one server claim the file: a second is refused with a clear message; a dead holder’s lock is taken over', async () => {
     const first = await store();
     await first.claimForServer();
@@ -237,17 +369,5 @@ describe('artifact log', () => {
     }
     const next = await store();
     await next.claimForServer();
-  });
-
-  it('moves artifacts from the table of earlier versions', async () => {
-    const db = new Database(file);
-    db.exec(`CREATE TABLE oidc (model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, expires_at INTEGER, grant_id TEXT,
-      user_code TEXT, uid TEXT, PRIMARY KEY (model, id))`);
-    db.prepare('INSERT INTO oidc VALUES (?, ?, ?, ?, ?, ?, ?)').run('Session', 's1', JSON.stringify({ jti: 's1', uid: 'u9' }), Date.now() + HOUR, null, null, 'u9');
-    db.prepare('INSERT INTO oidc VALUES (?, ?, ?, ?, ?, ?, ?)').run('Grant', 'g1', JSON.stringify({ jti: 'g1' }), null, null, null, null);
-    db.close();
-    const s = await store();
-    expect(await s.oidc.findByUid('Session', 'u9')).toEqual({ jti: 's1', uid: 'u9' });
-    expect(await s.oidc.find('Grant', 'g1')).toEqual({ jti: 'g1' });
   });
 });

@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import type { Store, RateLimitOptions, StoreReadiness } from '../ports.ts';
-import { SCHEMA, MIGRATE_OIDC_TABLE } from './schema.ts';
+import { SCHEMA } from './schema.ts';
 import { sqliteAccounts, migrateAccounts } from './accounts.ts';
 import { sqliteClients } from './clients.ts';
-import { SqliteArtifactLog } from './artifact-log.ts';
+import { SqliteArtifactLog } from './artifacts/repo.ts';
 import { sqliteChallenges } from './challenges.ts';
 import { sqliteSignIns } from './sign-ins.ts';
 import { sqliteConsents } from './consents.ts';
@@ -37,6 +37,8 @@ export interface SqliteStoreOptions {
   /** STORE_CHECK_SECONDS: the longest the integrity check at the server's start may take; 0 skips it. */
   checkSeconds?: number;
   log?: Logger;
+  /** REFRESH_TOKEN_REUSE_SECONDS: how long a consumed refresh token stays whole in memory (artifacts/tombstones.ts). */
+  refreshReuseSeconds?: number;
 }
 
 export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
@@ -55,8 +57,6 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     const identity = memory ? null : identifyStore(db, opts.file, initStore);
     db.exec(SCHEMA);
-    const hasTable = (name: string) => Boolean(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
-    if (hasTable('oidc')) db.transaction(() => db.exec(MIGRATE_OIDC_TABLE))();
     migrateAccounts(db); // accounts of versions before factor records
     // Readiness writes one row here: a committed write proves the file takes writes.
     db.exec('CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)');
@@ -104,7 +104,7 @@ function corrupt(file: string, problem: string): StoreRefusedError {
 }
 
 function sqliteStore(db: SqliteDb, opts: SqliteStoreOptions, files: DatabaseFiles | null, existed: boolean): Store {
-  const artifacts = new SqliteArtifactLog(db, opts.file, opts.onFlushError);
+  const artifacts = new SqliteArtifactLog(db, opts.file, { onFlushError: opts.onFlushError, refreshReuseSeconds: opts.refreshReuseSeconds });
   const probe = db.prepare('INSERT OR REPLACE INTO health_probe (id, at) VALUES (1, ?)');
   const limiters: RateLimiterSQLite[] = [];
   return {

@@ -12,9 +12,8 @@ CREATE TABLE IF NOT EXISTS clients (
   created_at INTEGER NOT NULL,
   doc TEXT NOT NULL
 );
--- oidc-provider artifacts: a log with one row per commit, its records as JSON lines, looked up through
--- an in-memory index (artifact-log.ts). Rows are written as UTF-8 bytes (BLOB values, which a TEXT
--- column keeps as they are); rows written by earlier versions are TEXT and are read as such.
+-- oidc-provider artifacts: a log with one row per commit, its records as JSON lines in UTF-8 bytes (BLOB
+-- values, which a TEXT column keeps as they are), looked up through an in-memory index (artifacts/).
 CREATE TABLE IF NOT EXISTS artifact_log (
   seq INTEGER PRIMARY KEY,
   lines TEXT NOT NULL
@@ -109,12 +108,3 @@ export function isUniqueViolation(err: unknown): boolean {
   return err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(`${err.message} ${(err as { code?: string }).code ?? ''}`);
 }
 
-/**
- * Databases made before the artifact log kept artifacts in an indexed `oidc` table: its rows become one
- * commit of upsert records. Run only when that table exists.
- */
-export const MIGRATE_OIDC_TABLE = `
-INSERT INTO artifact_log (lines)
-  SELECT group_concat(json_object('o', 'u', 'm', model, 'i', id, 'e', expires_at, 'p', json(payload)), char(10)) FROM oidc HAVING count(*) > 0;
-DROP TABLE oidc;
-`;
