@@ -166,12 +166,13 @@ describe('a failed commit fails the request (embedded store)', () => {
   });
   afterEach(() => healCommits());
 
-  it('answers a token request whose token could not be written with a server error, not the token', async () => {
+  it('answers a token request whose token could not be written with temporarily_unavailable (503), not the token', async () => {
     failCommits();
     const res = await tokenRequest(f);
     const body = (await res.json()) as Record<string, unknown>;
-    expect(res.status).toBe(500);
-    expect(body).toMatchObject({ error: 'server_error' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect(body).toMatchObject({ error: 'temporarily_unavailable' });
     expect(body.access_token).toBeUndefined();
     healCommits();
     const ok = await tokenRequest(f);
@@ -187,9 +188,9 @@ describe('a failed commit fails the request (embedded store)', () => {
     // before the browser is sent back to the app: with the commit failing, no redirect goes out.
     failCommits();
     const res = await submit.http.get(accepted.headers.get('location')!);
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(503);
     expect(res.headers.get('location')).toBeNull();
-    expect(await res.text()).toContain('Something went wrong');
+    expect(await res.text()).toContain('Temporarily unavailable');
     healCommits();
     const again = await (await openSignIn(f))('dora@example.com');
     expect(again.status).toBe(302);
