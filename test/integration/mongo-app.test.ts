@@ -66,6 +66,10 @@ describe('Tessera on MongoDB', () => {
     expect(await oidc.fetchUserInfo(config, tokens.access_token, account.id)).toMatchObject({ phone_number: '+33612347777', phone_number_verified: true });
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    // Within REFRESH_TOKEN_REUSE_SECONDS the old token gets the same, still unused successor (a lost reply's retry)...
+    expect((await oidc.refreshTokenGrant(config, tokens.refresh_token!)).refresh_token).toBe(refreshed.refresh_token);
+    // ...but once the successor was used, presenting the old one is theft: refused (and the grant revoked).
+    await oidc.refreshTokenGrant(config, refreshed.refresh_token!);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });
