@@ -8,7 +8,7 @@ import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { field, clientIp } from '../interaction/context.ts';
 import { sessionUid } from './reauth.ts';
-import { describeUserAgent } from './user-agent.ts';
+import { describeUserAgent } from '../notify/user-agent.ts';
 import { endGrant } from './apps.ts';
 
 type Handler = (ctx: Context, a: AccountRecord) => Promise<void> | void;
@@ -41,6 +41,12 @@ export function recordBrowserSightings(s: Services, provider: Provider) {
   });
 }
 
+/** The page's name for a browser: the notices' description, capitalised, or "Unknown browser". */
+function browserName(userAgent: string | undefined): string {
+  const name = describeUserAgent(userAgent);
+  return name ? name[0].toUpperCase() + name.slice(1) : 'Unknown browser';
+}
+
 interface SessionPayload {
   jti: string;
   uid: string;
@@ -69,7 +75,7 @@ export function deviceRoutes(s: Services, r: Router, w: Wrappers) {
         return {
           uid: p.uid,
           current: p.uid === current,
-          browser: seen ? describeUserAgent(seen.userAgent) : 'Unknown browser',
+          browser: browserName(seen?.userAgent),
           ip: seen?.ip ?? null,
           signedIn: p.loginTs ? new Date(p.loginTs * 1000) : null,
           lastSeen: seen?.lastSeenAt ?? (p.iat ? new Date(p.iat * 1000) : null),
@@ -78,7 +84,7 @@ export function deviceRoutes(s: Services, r: Router, w: Wrappers) {
     );
     rows.sort((x, y) => Number(y.current) - Number(x.current) || (y.lastSeen?.getTime() ?? 0) - (x.lastSeen?.getTime() ?? 0));
     const remembered = (await s.store.browsers.listForAccount(a.id, 'remembered')).map((b) => ({
-      browser: describeUserAgent(b.userAgent), ip: b.ip, since: b.createdAt, until: b.expiresAt,
+      browser: browserName(b.userAgent), ip: b.ip, since: b.createdAt, until: b.expiresAt,
     }));
     s.render(ctx, 'account/devices', { account: a, rows, remembered, errors, notice: typeof ctx.query.done === 'string' ? DEVICE_NOTICES[ctx.query.done] : undefined }, status);
   };

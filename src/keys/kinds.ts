@@ -56,13 +56,16 @@ export const SIGNING: KeyKind<Jwk> = {
   retentionSeconds: (c) => Math.max(c.tokens.idTokenTtl, c.tokens.sessionTtl, c.tokens.accessTokenTtl),
 };
 
+/** A new random secret (cookie and data keys), named by its key id. */
+function newSecret() {
+  const secret = randomId(32);
+  return { id: keyId(secret), material: secret };
+}
+
 export const COOKIE: KeyKind<string> = {
   name: 'cookie',
   storeName: 'cookie-keys',
-  make() {
-    const secret = randomId(32);
-    return { id: keyId(secret), material: secret };
-  },
+  make: newSecret,
   parse(value) {
     const ring = ringOf(Secret).safeParse(value);
     if (ring.success) return ring.data.entries;
@@ -78,10 +81,7 @@ export const COOKIE: KeyKind<string> = {
 export const DATA: KeyKind<string> = {
   name: 'data',
   storeName: 'data-key',
-  make() {
-    const secret = randomId(32);
-    return { id: keyId(secret), material: secret };
-  },
+  make: newSecret,
   parse(value) {
     const ring = ringOf(Secret).safeParse(value);
     if (ring.success) return ring.data.entries;

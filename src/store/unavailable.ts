@@ -1,6 +1,7 @@
 // Which store failures mean "the store can't be reached or written right now" (answered 503 with
 // Retry-After, and the request may be retried) rather than a bug or bad input (500). One classifier for
 // both adapters and every caller: the HTTP error pages, the oidc-provider adapter, readiness.
+import { MONGO_UNAVAILABLE_NAMES } from './mongo/unavailable.ts';
 import { StoreUnavailableError } from './ports.ts';
 
 /** What a 503 for an unavailable store tells the client to wait before retrying (seconds). */
@@ -17,15 +18,9 @@ const SQLITE_CORRUPTION = ['SQLITE_CORRUPT', 'SQLITE_NOTADB'];
 // File-system errors from the embedded store's own file handling (Tessera writes no other files).
 const FS_UNAVAILABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EFBIG']);
 
-// MongoDB driver and mongoose errors (by name, so a second copy of the driver still matches): no server
-// selectable, a lost or timed-out socket, a pool or client closed under the operation, an operation
-// timeout. The MongoDB adapter throws StoreUnavailableError for these itself; this also catches the
-// ones that reach Tessera another way (e.g. through rate-limiter-flexible's own queries).
-const MONGO_UNAVAILABLE_NAMES = new Set([
-  'MongoServerSelectionError', 'MongooseServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError',
-  'MongoOperationTimeoutError', 'MongoWaitQueueTimeoutError', 'MongoPoolClearedError', 'MongoPoolClosedError',
-  'MongoTopologyClosedError', 'MongoServerClosedError', 'MongoClientClosedError', 'MongoNotConnectedError',
-]);
+// MongoDB driver and mongoose errors by name (MONGO_UNAVAILABLE_NAMES, the adapter's own list): the
+// MongoDB adapter throws StoreUnavailableError for these itself; this also catches the ones that reach
+// Tessera another way (e.g. through rate-limiter-flexible's own queries).
 // Server codes of a replica set in transition, shutting down or past a time limit.
 const MONGO_UNAVAILABLE_CODES = new Set([6, 7, 50, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 const MONGO_BUFFERING_TIMEOUT = /buffering timed out/; // mongoose, while it has no connection

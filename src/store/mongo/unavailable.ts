@@ -7,7 +7,7 @@ import { StoreUnavailableError } from '../ports.ts';
  * a lost or reset socket, a socket or checkout that timed out, and a client or pool closed under the
  * operation (a connection being recreated).
  */
-const UNAVAILABLE_NAMES = new Set([
+export const MONGO_UNAVAILABLE_NAMES: ReadonlySet<string> = new Set([
   'MongoNetworkError',
   'MongoNetworkTimeoutError',
   'MongoServerSelectionError',
@@ -31,7 +31,7 @@ const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPI
 export function isMongoUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const { name, code } = err as { name?: unknown; code?: unknown };
-  if (typeof name === 'string' && UNAVAILABLE_NAMES.has(name)) return true;
+  if (typeof name === 'string' && MONGO_UNAVAILABLE_NAMES.has(name)) return true;
   if (typeof code === 'number') return UNAVAILABLE_CODES.has(code);
   return typeof code === 'string' && SOCKET_CODES.has(code);
 }
