@@ -102,7 +102,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, timeoutSeconds: config.mail.timeoutSeconds, outbox, log });
   const sms = createSmsSender({ vonage: config.sms.vonage, timeoutSeconds: config.sms.timeoutSeconds, outbox, log });
   const acr = new AcrModel(config.acr);
-  const render = createRenderer({ csrfKeys: keys.cookieKeys, devOutbox: Boolean(outbox), cache: config.env !== 'development' });
+  const render = createRenderer({ csrfKeys: keys.cookieKeys, devOutbox: Boolean(outbox), productName: config.brand.name, cache: config.env !== 'development' });
   const audit: Services['audit'] = async (type, accountId, ip, detail = {}) => {
     await store.audit.record({ type, accountId, ip, detail });
     if (/refused|failed|unmet/.test(type)) log.warn({ event: type, accountId, ip, ...detail }, 'security event');

@@ -170,6 +170,16 @@ export const ConfigSchema = z
     oidc: z
       .object({ refreshReuseSeconds: z.number().int().min(0).max(300).default(10) })
       .default({ refreshReuseSeconds: 10 }),
+    // Branding of hosted pages, mails and texts (issue 15). The logo is a file Tessera reads and serves from
+    // its own origin (BRAND_LOGO, a path to a PNG, JPEG, WebP or SVG), never a third-party URL in pages.
+    brand: z
+      .object({
+        name: z.string().trim().min(1).max(40, 'BRAND_NAME must be at most 40 characters').default('Tessera'),
+        logo: z.string().min(1).nullable().default(null),
+        primaryColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'BRAND_PRIMARY_COLOR must be a colour like #3346d3').default('#3346d3'),
+        supportContact: z.string().trim().min(3).max(200).nullable().default(null), // an email address or a URL
+      })
+      .prefault({}),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -284,6 +294,10 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ACR_MFA_SMS: ['acr.mfaSms', String],
   NOTIFY_NEW_BROWSER: ['notify.newBrowser', onOff],
   REFRESH_TOKEN_REUSE_SECONDS: ['oidc.refreshReuseSeconds', int],
+  BRAND_NAME: ['brand.name', String],
+  BRAND_LOGO: ['brand.logo', String],
+  BRAND_PRIMARY_COLOR: ['brand.primaryColor', String],
+  BRAND_SUPPORT_CONTACT: ['brand.supportContact', String],
 };
 
 function setPath(obj: Json, dotted: string, value: unknown) {
