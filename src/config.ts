@@ -50,6 +50,8 @@ export const ConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     // On SIGTERM/SIGINT, how long requests in flight may take to finish before they are cut (src/http/drain.ts).
     shutdownGraceSeconds: z.number().int().min(0).max(3600).default(10),
+    // Security events (the audit log) older than this are deleted (hourly); 0 keeps them forever.
+    auditRetentionDays: z.number().int().min(0).default(365),
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
@@ -178,6 +180,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   ALLOWED_HOSTS: ['allowedHosts', (v) => list(v.toLowerCase())],
   LOG_LEVEL: ['logLevel', String],
   SHUTDOWN_GRACE_SECONDS: ['shutdownGraceSeconds', int],
+  AUDIT_RETENTION_DAYS: ['auditRetentionDays', int],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],

@@ -58,7 +58,8 @@ export function createProvider(opts: { config: Config; store: Store; keys: Provi
     clients: [],
     findAccount: async (_ctx, sub) => {
       const account = await store.accounts.viewById(sub);
-      if (!account) return undefined;
+      // A disabled account has no tokens' worth of claims: refresh, userinfo and introspection refuse.
+      if (!account || account.disabled) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
     },
     claims: {
