@@ -234,12 +234,19 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // within minutes of being made.
   const purge = setInterval(() => store.purgeExpired().catch((err) => log.warn({ err }, 'purge failed')), 60_000);
   purge.unref();
+  // Hourly: security events past AUDIT_RETENTION_DAYS.
+  const retention = setInterval(() => {
+    if (config.auditRetentionDays > 0)
+      store.audit.deleteBefore(new Date(Date.now() - config.auditRetentionDays * 86_400_000)).catch((err) => log.warn({ err }, 'audit retention failed'));
+  }, 3600_000);
+  retention.unref();
   return {
     app,
     services,
     async close() {
       clearInterval(purge);
       keys.stop();
+      clearInterval(retention);
       readiness.stopWatch();
       await store.close();
     },

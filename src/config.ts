@@ -79,6 +79,8 @@ export const ConfigSchema = z
         checkSeconds: z.number().int().min(0).max(3600).default(10),
       })
       .prefault({}),
+    // Security events (the audit log) older than this are deleted (hourly); 0 keeps them forever.
+    auditRetentionDays: z.number().int().min(0).default(365),
     mail: z.object({
       smtpUrl: url(['smtp:', 'smtps:'], 'SMTP').nullable(),
       from: z.string().min(3),
@@ -246,6 +248,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   METRICS_TOKEN: ['metrics.token', String],
   TESSERA_INIT_STORE: ['embeddedStore.initStore', (v) => v.trim()],
   STORE_CHECK_SECONDS: ['embeddedStore.checkSeconds', int],
+  AUDIT_RETENTION_DAYS: ['auditRetentionDays', int],
   SMTP_URL: ['mail.smtpUrl', String],
   MAIL_FROM: ['mail.from', String],
   MAIL_PER_ADDRESS_HOURLY: ['mail.limits.perAddressHourly', int],

@@ -23,7 +23,8 @@ const CONTEXT = 'account'; // challenge context for codes started from these pag
 async function signedIn(s: Services, ctx: Context): Promise<AccountRecord | null> {
   const session = await s.provider.Session.get(ctx as never);
   if (!session?.accountId) return null;
-  return s.store.accounts.findById(session.accountId);
+  const account = await s.store.accounts.findById(session.accountId);
+  return account && !account.disabled ? account : null; // a disabled account is signed out everywhere
 }
 
 function signInUrl(s: Services): string {

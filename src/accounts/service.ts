@@ -51,6 +51,8 @@ export interface PendingRegistration {
 export type SignInResult =
   | { ok: true; account: AccountRecord }
   | { ok: false; reason: 'invalid' }
+  /** The right password for an account an admin disabled: said only after the password was right. */
+  | { ok: false; reason: 'disabled' }
   /** scope 'account': the account-wide cap (all addresses); its owner was offered an unlock link by email. */
   | { ok: false; reason: 'throttled'; retryAfterSeconds: number; scope: 'ip' | 'pair' | 'account' };
 
@@ -161,6 +163,7 @@ export class AccountService {
       return { ok: false, reason: 'invalid' };
     }
     await this.deps.loginGuard.succeeded(email, ip);
+    if (account.disabled) return { ok: false, reason: 'disabled' };
     return { ok: true, account };
   }
 

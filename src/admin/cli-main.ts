@@ -12,7 +12,7 @@ import { LoginGuard, SmsGuard } from '../guard/limits.ts';
 import { SecurityNotices } from '../notify/notices.ts';
 import { createMailSender } from '../notify/mail.ts';
 import type { Config } from '../config.ts';
-import type { Store } from '../store/ports.ts';
+import type { AuditEvent, Store } from '../store/ports.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 import { KeyAdmin, KeyAdminError } from '../keys/admin.ts';
@@ -39,6 +39,10 @@ Users
   user delete SUB|EMAIL [--json]
   user unlock SUB|EMAIL [--json]       lift a password lockout (failure counts, delays, wrong-code caps); audited
   user reset-mfa SUB|EMAIL [--json]    remove every second factor and recovery code; audited, the user is emailed
+  user grant-admin SUB|EMAIL [--json]  give the account the admin role (the console at /admin); only here
+  user revoke-admin SUB|EMAIL [--json]
+  user disable SUB|EMAIL [--json]      the account can't sign in; its sessions and tokens end now
+  user enable SUB|EMAIL [--json]
 
 Keys (README "Key rotation"; running servers take changes up within KEYS_REFRESH_SECONDS, no restart)
   keys list [--json]                   signing, cookie and data keys: ids, status, created, activates, retired, drop time, alg
@@ -48,9 +52,27 @@ Keys (README "Key rotation"; running servers take changes up within KEYS_REFRESH
   keys rotate --data [--json]          new data key (store-kept keys), waits until every instance has it, then re-encrypts
   keys reencrypt [--dry-run] [--json]  encrypt stored client and authenticator secrets again under the current data key
   keys prune [--json]                  drop retired keys nothing needs any more (servers do this by themselves too)
+
+Security events
+  audit list [--since WHEN] [--until WHEN] [--type TYPE] [--account SUB|EMAIL] [--client ID] [--ip IP] [--limit N] [--json]
+                                       newest first; WHEN is an ISO date/time or a duration back from now (30m, 12h, 7d)
 `;
 
 class UsageError extends Error {}
+
+/** An ISO date/time, or a duration back from now: 30m, 12h, 7d. */
+function when(text: string, flag: string): Date {
+  const ago = /^(\d+)([mhd])$/.exec(text.trim());
+  if (ago) return new Date(Date.now() - Number(ago[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as 'm' | 'h' | 'd']);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new UsageError(`${flag} takes an ISO date/time (2026-12-01T08:00:00Z) or a duration such as 30m, 12h, 7d`);
+  return new Date(t);
+}
+
+/** One security event as the CLI (and the admin API) print it. */
+function auditView(e: AuditEvent) {
+  return { at: e.at.toISOString(), type: e.type, account: e.accountId, ip: e.ip, ...e.detail };
+}
 
 /**
  * Notices the CLI sends (e.g. after `user reset-mfa`): by SMTP when configured. The dev outbox lives in
@@ -85,6 +107,7 @@ function flags(args: string[]) {
     const a = args[i];
     if (!a.startsWith('--')) positional.push(a);
     else if (['--json', '--public', '--first-party', '--help', '--cookie', '--data', '--dry-run'].includes(a)) opts[a.slice(2)] = ['true'];
+    else if (i + 1 >= args.length || args[i + 1].startsWith('--')) throw new UsageError(`${a} needs a value`);
     else (opts[a.slice(2)] ??= []).push(args[++i] ?? '');
   }
   return { positional, opts, json: Boolean(opts.json) };
@@ -155,6 +178,22 @@ async function main(argv: string[]): Promise<number> {
       case 'user delete': await users.delete(id()); out = { deleted: true, user: id() }; break;
       case 'user unlock': out = await users.unlock(id()); break;
       case 'user reset-mfa': out = await users.resetMfa(id()); break;
+      case 'user grant-admin': out = await users.setAdmin(id(), true); break;
+      case 'user revoke-admin': out = await users.setAdmin(id(), false); break;
+      case 'user disable': out = await users.setDisabled(id(), true); break;
+      case 'user enable': out = await users.setDisabled(id(), false); break;
+      case 'audit list': {
+        const account = opts.account?.[0];
+        const sub = account ? (await users.show(account)).sub : undefined;
+        const limit = opts.limit?.[0] ? Number(opts.limit[0]) : 100;
+        if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new UsageError('--limit must be a whole number from 1 to 10000');
+        const events = await store.audit.list({
+          type: opts.type?.[0], accountId: sub, clientId: opts.client?.[0], ip: opts.ip?.[0],
+          since: opts.since ? when(opts.since[0], '--since') : undefined, until: opts.until ? when(opts.until[0], '--until') : undefined, limit,
+        });
+        out = events.map(auditView);
+        break;
+      }
       case 'keys list': out = keyAdmin.list(); break;
       case 'keys rotate': {
         if (opts.cookie && opts.data) throw new UsageError('rotate one kind at a time: --cookie or --data');

@@ -4,6 +4,10 @@ import type Provider from 'oidc-provider';
 import type { ClientRecord, Store } from '../store/ports.ts';
 import type { SecretBox } from '../secrets.ts';
 import { randomId } from '../secrets.ts';
+import { ACCOUNT_CLIENT_ID } from '../account/client.ts';
+
+/** Clients Tessera itself needs (the /account pages): shown, never changed or deleted by an admin. */
+export const BUILT_IN_CLIENTS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT_ID]);
 
 export class ClientInputError extends Error {
   constructor(message: string) {
@@ -92,8 +96,13 @@ export class ClientService {
     return this.view(rec);
   }
 
+  private refuseBuiltIn(clientId: string) {
+    if (BUILT_IN_CLIENTS.has(clientId)) throw new ClientInputError(`"${clientId}" is built in (Tessera's own account pages): it can't be changed or deleted`);
+  }
+
   /** Merges the given metadata (null removes a field) and revalidates the result. */
   async update(clientId: string, input: unknown): Promise<ClientView> {
+    this.refuseBuiltIn(clientId);
     const rec = await this.store.clients.find(clientId);
     if (!rec) throw new ClientInputError(`no client with client_id "${clientId}"`);
     const patch = this.clean(input);
@@ -109,6 +118,7 @@ export class ClientService {
   }
 
   async rotateSecret(clientId: string): Promise<ClientView> {
+    this.refuseBuiltIn(clientId);
     const rec = await this.store.clients.find(clientId);
     if (!rec) throw new ClientInputError(`no client with client_id "${clientId}"`);
     if (!rec.secretEncrypted) throw new ClientInputError('this client is public (token_endpoint_auth_method "none") and has no secret');
@@ -118,6 +128,7 @@ export class ClientService {
   }
 
   async delete(clientId: string): Promise<void> {
+    this.refuseBuiltIn(clientId);
     if (!(await this.store.clients.delete(clientId))) throw new ClientInputError(`no client with client_id "${clientId}"`);
   }
 }

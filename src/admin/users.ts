@@ -45,6 +45,18 @@ const UpdateSchema = z
   })
   .strict();
 
+/** The role that opens the admin console; granted only from the CLI (`user grant-admin`). */
+export const ADMIN_ROLE = 'admin';
+
+/** Who did an admin action, for the audit log: the CLI, or an admin (console/API) by account or client id. */
+export interface Actor {
+  via: 'cli' | 'console' | 'api';
+  adminId?: string;
+  ip?: string | null;
+}
+const CLI: Actor = { via: 'cli' };
+const actorDetail = (by: Actor) => ({ via: by.via, ...(by.adminId ? { admin: by.adminId } : {}) });
+
 export function userView(a: AccountRecord) {
   return {
     sub: a.id,
@@ -56,6 +68,8 @@ export function userView(a: AccountRecord) {
     mfa: secondFactors(a.factors),
     preferred_mfa: a.preferredMfa,
     recovery_codes_left: recoveryCodesLeft(a.factors),
+    admin: (a.roles ?? []).includes(ADMIN_ROLE),
+    disabled: Boolean(a.disabled),
     // Never a secret: what is on and when it was used.
     factors: a.factors.map((f) => ({ type: f.type, created_at: f.createdAt.toISOString(), last_used_at: f.lastUsedAt ? f.lastUsedAt.toISOString() : null })),
     created_at: a.createdAt.toISOString(),
@@ -203,9 +217,36 @@ export class UserAdmin {
     return { reset: true, sub: a.id, email: a.email, removed };
   }
 
-  async delete(idOrEmail: string) {
+  async delete(idOrEmail: string, by: Actor = CLI) {
     const a = await this.find(idOrEmail);
     const ended = await removeAccount(this.store, a.id);
-    await this.store.audit.record({ type: 'admin.user_deleted', accountId: a.id, ip: null, detail: { via: 'cli', email: a.email, ...ended } });
+    await this.store.audit.record({ type: 'admin.user_deleted', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), email: a.email, ...ended } });
+  }
+
+  /** Grants or revokes the admin role (CLI only: an admin can't make admins). */
+  async setAdmin(idOrEmail: string, admin: boolean) {
+    const a = await this.find(idOrEmail);
+    const roles = new Set(a.roles ?? []);
+    if (admin) roles.add(ADMIN_ROLE);
+    else roles.delete(ADMIN_ROLE);
+    const updated = await this.store.accounts.update(a.id, { roles: [...roles] });
+    await this.store.audit.record({ type: admin ? 'admin.role_granted' : 'admin.role_revoked', accountId: a.id, ip: null, detail: { via: 'cli', role: ADMIN_ROLE } });
+    return userView(updated!);
+  }
+
+  /**
+   * Disables (or enables) an account. A disabled account can't sign in (the right password is answered
+   * "disabled"), and disabling ends its sessions, pending sign-ins and every token at once.
+   */
+  async setDisabled(idOrEmail: string, disabled: boolean, by: Actor = CLI) {
+    const a = await this.find(idOrEmail);
+    const updated = await this.store.accounts.update(a.id, { disabled });
+    let ended = { sessions: 0, grants: 0 };
+    if (disabled) {
+      ended = await this.store.oidc.revokeAccount(a.id);
+      await this.store.signIns.deleteForAccount(a.id);
+    }
+    await this.store.audit.record({ type: disabled ? 'admin.user_disabled' : 'admin.user_enabled', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), ...ended } });
+    return userView(updated!);
   }
 }

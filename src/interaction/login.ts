@@ -17,6 +17,7 @@ import { isRemembered } from '../factors/remember.ts';
 const ACCOUNT_LOCKED =
   'Sign-in to this account is paused after many wrong passwords. We emailed you a link to unlock it; you can also reset your password.';
 const GENERIC_FAILURE = 'That email and password don’t match an account. Check them and try again.';
+const ACCOUNT_DISABLED = 'This account is disabled. Contact the administrator of this service.';
 
 export function pageLocals(l: Loaded, extra: Record<string, unknown> = {}) {
   return { uid: l.uid, clientName: l.client.name, clientId: l.client.id, ...extra };
@@ -76,6 +77,7 @@ export async function submitPassword(s: Services, ctx: Context) {
       if (result.scope === 'account') return render({ form: ACCOUNT_LOCKED }, 429);
       return render({ form: `Too many failed attempts. Try again in ${Math.ceil(result.retryAfterSeconds / 60)} minutes.` }, 429);
     }
+    if (result.reason === 'disabled') return render({ form: ACCOUNT_DISABLED }, 403);
     return render({ form: GENERIC_FAILURE }, 401);
   }
   // A different account than the signed-in session's starts from scratch (no step-up carried over).

@@ -80,7 +80,8 @@ export function createProvider(opts: {
       // A consumed refresh token being redeemed: the reuse interval may answer with its successor.
       if (reuse && token?.kind === 'RefreshToken' && token.consumed) await reuse.redeeming(ctx, token as unknown as Record<string, unknown>).catch(storeFailed);
       const account = await store.accounts.viewById(sub).catch(storeFailed);
-      if (!account) return undefined;
+      // A disabled account has no tokens' worth of claims: refresh, userinfo and introspection refuse.
+      if (!account || account.disabled) return undefined;
       return { accountId: sub, claims: async () => accountClaims(account) as { sub: string } };
     },
     claims: {

@@ -22,6 +22,10 @@ export interface AccountRecord {
   factors: FactorRecord[];
   /** The second step to show first when several are enabled; null = the default order. */
   preferredMfa: SecondFactorType | null;
+  /** 'admin' opens /admin (granted only from the CLI: `user grant-admin`). Absent on older records = none. */
+  roles?: string[];
+  /** Disabled by an admin: can't sign in; its sessions and tokens were ended. Absent = enabled. */
+  disabled?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -265,10 +269,23 @@ export interface AuditEvent {
   detail: Record<string, unknown>;
 }
 
+export interface AuditFilter {
+  type?: string;
+  accountId?: string;
+  /** detail.client: the relying party the event was about. */
+  clientId?: string;
+  ip?: string;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+}
+
 export interface AuditRepo {
   record(event: Omit<AuditEvent, 'at'> & { at?: Date }): Promise<void>;
   /** Newest first. */
-  list(filter?: { type?: string; accountId?: string; limit?: number }): Promise<AuditEvent[]>;
+  list(filter?: AuditFilter): Promise<AuditEvent[]>;
+  /** Retention: deletes events older than `before`; returns how many. */
+  deleteBefore(before: Date): Promise<number>;
 }
 
 export interface RateLimitOptions {

@@ -268,6 +268,54 @@ describe('user commands', MANY_COMMANDS, () => {
     }
   });
 
+  it('grants and revokes the admin role, disables and enables a user, and lists the security events', async () => {
+    const created = cli(['user', 'create', '--json'], { email: 'ops@example.com', password: 'an operator passphrase', name: 'Ops', email_verified: true });
+    expect(created.code).toBe(0);
+    expect(created.json).toMatchObject({ admin: false, disabled: false });
+    expect(cli(['user', 'grant-admin', 'ops@example.com', '--json']).json).toMatchObject({ admin: true });
+    expect(cli(['user', 'revoke-admin', 'ops@example.com', '--json']).json).toMatchObject({ admin: false });
+    expect(cli(['user', 'grant-admin', 'nobody@example.com', '--json']).code).toBe(1);
+
+    expect(cli(['user', 'disable', 'ops@example.com', '--json']).json).toMatchObject({ disabled: true });
+    let built = await buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true' }), { log: createLogger('silent') });
+    try {
+      // The right password is told "disabled"; a wrong one gets the usual answer.
+      expect(await built.services.accounts.signIn('ops@example.com', 'an operator passphrase', '127.0.0.1')).toEqual({ ok: false, reason: 'disabled' });
+      expect(await built.services.accounts.signIn('ops@example.com', 'not the passphrase', '127.0.0.1')).toEqual({ ok: false, reason: 'invalid' });
+    } finally {
+      await built.close();
+    }
+    expect(cli(['user', 'enable', 'ops@example.com', '--json']).json).toMatchObject({ disabled: false });
+    built = await buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true' }), { log: createLogger('silent') });
+    try {
+      expect((await built.services.accounts.signIn('ops@example.com', 'an operator passphrase', '127.0.0.1')).ok).toBe(true);
+    } finally {
+      await built.close();
+    }
+
+    const sub = created.json.sub as string;
+    const events = cli(['audit', 'list', '--account', 'ops@example.com', '--since', '1h', '--json']);
+    expect(events.code).toBe(0);
+    expect(events.json.map((e: { type: string }) => e.type)).toEqual(['admin.user_enabled', 'admin.user_disabled', 'admin.role_revoked', 'admin.role_granted']);
+    expect(events.json.every((e: { account: string; via: string }) => e.account === sub && e.via === 'cli')).toBe(true);
+    const typed = cli(['audit', 'list', '--type', 'admin.user_disabled', '--json']);
+    expect(typed.json).toHaveLength(1);
+    expect(cli(['audit', 'list', '--since', '2999-01-01T00:00:00Z', '--json']).json).toEqual([]);
+    const badSince = cli(['audit', 'list', '--since', 'yesterday-ish', '--json']);
+    expect(badSince.code).toBe(1);
+    expect(JSON.parse(badSince.stderr).error).toMatch(/--since takes an ISO date/);
+    expect(cli(['audit', 'list', '--type']).code).toBe(1); // a flag without its value
+  });
+
+  it('refuses to change or delete the built-in account client', () => {
+    for (const args of [['client', 'delete', 'tessera-account'], ['client', 'rotate-secret', 'tessera-account'], ['client', 'update', 'tessera-account']]) {
+      const r = cli([...args, '--json'], { client_name: 'x' });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(JSON.parse(r.stderr).error).toMatch(/built in/);
+    }
+    expect(cli(['client', 'show', 'tessera-account', '--json']).code).toBe(0);
+  });
+
   it('prints usage and exits 1 for unknown commands', () => {
     const r = cli(['frobnicate', 'now']);
     expect(r.code).toBe(1);

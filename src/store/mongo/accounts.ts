@@ -15,6 +15,8 @@ function toAccount(d: AccountDoc): AccountRecord {
     phoneNumberVerified: Boolean(d.phoneNumberVerified),
     factors: Array.isArray(d.factors) ? d.factors.map(toFactor) : factorsFromLegacy(d, () => randomId(9)),
     preferredMfa: (d.preferredMfa ?? null) as AccountRecord['preferredMfa'],
+    roles: Array.isArray(d.roles) ? [...d.roles] : [],
+    disabled: Boolean(d.disabled),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -86,6 +88,8 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
           phoneNumberVerified: a.phoneNumberVerified,
           factors: a.factors,
           preferredMfa: a.preferredMfa,
+          roles: a.roles ?? [],
+          disabled: a.disabled ?? false,
           createdAt: a.createdAt,
           updatedAt: a.updatedAt,
         });

@@ -64,11 +64,17 @@ export function mongoAudit(m: MongoModels): AuditRepo {
       const where: Record<string, unknown> = {};
       if (filter.type) where.type = filter.type;
       if (filter.accountId) where.accountId = filter.accountId;
+      if (filter.clientId) where['detail.client'] = filter.clientId;
+      if (filter.ip) where.ip = filter.ip;
+      if (filter.since || filter.until) where.at = { ...(filter.since ? { $gte: filter.since } : {}), ...(filter.until ? { $lte: filter.until } : {}) };
       const docs = await Audit.find(where)
         .sort({ at: -1, _id: -1 })
         .limit(filter.limit ?? 100)
         .lean<AuditDoc[]>();
       return docs.map(toEvent);
+    },
+    async deleteBefore(before) {
+      return (await Audit.deleteMany({ at: { $lt: before } })).deletedCount ?? 0;
     },
   };
 }

@@ -21,6 +21,8 @@ export interface AccountDoc {
   /** Moves on with every change of `factors` (compare-and-set for single-use changes). */
   factorsVersion?: number;
   preferredMfa?: string | null;
+  roles?: string[];
+  disabled?: boolean;
   /** Before factor records: migrated at open (mongo/accounts.ts migrateAccounts). */
   mfa?: string[];
   recoveryCodes?: string[];
@@ -40,6 +42,8 @@ const accountSchema = new Schema<AccountDoc>(
     factors: { type: [Schema.Types.Mixed], default: undefined },
     factorsVersion: { type: Number, default: 0 },
     preferredMfa: { type: String, default: null },
+    roles: { type: [String], default: () => [] },
+    disabled: { type: Boolean, default: false },
     // Legacy fields, read and removed by the migration only.
     mfa: { type: [String], default: undefined },
     recoveryCodes: { type: [String], default: undefined },

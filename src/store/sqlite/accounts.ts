@@ -21,6 +21,8 @@ export function accountFromDoc(text: string): AccountRecord {
     delete doc.recoveryCodes;
   }
   doc.preferredMfa ??= null;
+  doc.roles ??= [];
+  doc.disabled ??= false;
   return doc;
 }
 

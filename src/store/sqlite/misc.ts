@@ -54,9 +54,16 @@ export function sqliteAudit(db: SqliteDb): AuditRepo {
       const args: unknown[] = [];
       if (filter.type) (where.push('type = ?'), args.push(filter.type));
       if (filter.accountId) (where.push('account_id = ?'), args.push(filter.accountId));
+      if (filter.clientId) (where.push("json_extract(doc, '$.detail.client') = ?"), args.push(filter.clientId));
+      if (filter.ip) (where.push("json_extract(doc, '$.ip') = ?"), args.push(filter.ip));
+      if (filter.since) (where.push('at >= ?'), args.push(filter.since.getTime()));
+      if (filter.until) (where.push('at <= ?'), args.push(filter.until.getTime()));
       const sql = `SELECT doc FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, seq DESC LIMIT ?`;
       const rows = db.prepare(sql).all(...args, filter.limit ?? 100) as { doc: string }[];
       return rows.map((r) => fromJson<AuditEvent>(r.doc));
+    },
+    async deleteBefore(before) {
+      return db.prepare('DELETE FROM audit WHERE at < ?').run(before.getTime()).changes;
     },
   };
 }
