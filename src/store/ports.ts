@@ -61,6 +61,11 @@ export interface ClientRecord {
   metadata: Record<string, unknown>;
   /** The client secret encrypted with the store's data key (null for public clients). */
   secretEncrypted: string | null;
+  /**
+   * The secret before the last rotation, still accepted until `expiresAt` (rotation with a grace period).
+   * Absent or null: only the current secret works.
+   */
+  previousSecret?: { encrypted: string; expiresAt: Date } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -72,7 +77,7 @@ export interface ClientRepo {
   list(): Promise<ClientRecord[]>;
   update(
     clientId: string,
-    patch: { metadata?: Record<string, unknown>; secretEncrypted?: string | null },
+    patch: { metadata?: Record<string, unknown>; secretEncrypted?: string | null; previousSecret?: ClientRecord['previousSecret'] },
   ): Promise<ClientRecord | null>;
   delete(clientId: string): Promise<boolean>;
 }
