@@ -30,7 +30,7 @@ export class ClientInputError extends Error {
   }
 
   static of(errors: FieldProblem[]): ClientInputError {
-    return new ClientInputError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+    return new ClientInputError(errors.map((e) => (e.message.startsWith(e.field) ? e.message : `${e.field}: ${e.message}`)).join('; '), { errors });
   }
 }
 
@@ -240,11 +240,11 @@ export function metadataProblems(m: Record<string, unknown>, policy: ClientPolic
   const isPublic = m.token_endpoint_auth_method === 'none';
   const grants = (m.grant_types as string[] | undefined) ?? ['authorization_code'];
   if (isPublic && grants.includes('client_credentials')) bad('grant_types', 'client_credentials needs a confidential client: a public client (token_endpoint_auth_method "none") has no secret');
-  if (isPublic && m[INTROSPECT_ANY] === true) bad(INTROSPECT_ANY, 'needs a confidential client (token_endpoint_auth_method other than none)');
+  if (isPublic && m[INTROSPECT_ANY] === true) bad(INTROSPECT_ANY, `${INTROSPECT_ANY} needs a confidential client (token_endpoint_auth_method other than none)`);
   const scopes = typeof m.scope === 'string' ? m.scope.split(' ') : [];
   if (scopes.includes(ADMIN_SCOPE) && m[ADMIN_API] !== true) bad('scope', `"${ADMIN_SCOPE}" is only for a client marked ${ADMIN_API} (set from the CLI)`);
   if (m[ADMIN_API] === true) {
-    if (isPublic) bad(ADMIN_API, 'needs a confidential client (token_endpoint_auth_method other than none)');
+    if (isPublic) bad(ADMIN_API, `${ADMIN_API} needs a confidential client (token_endpoint_auth_method other than none)`);
     if (grants.length !== 1 || grants[0] !== 'client_credentials') bad('grant_types', `a client marked ${ADMIN_API} must have grant_types ["client_credentials"] only: no user signs in through it`);
   }
   return problems;
