@@ -21,6 +21,8 @@ const USAGE = `Usage: npm run cli -- <command> [--json]
 
 Clients
   client create --json                 RFC 7591 metadata as JSON on stdin; prints client_id and client_secret (shown once)
+                                       an admin API client (only here): {"client_name":"Automation","grant_types":["client_credentials"],
+                                        "scope":"tessera:admin","tessera_admin_api":true}
   client create --name NAME --redirect-uri URL [--redirect-uri URL] [--post-logout-redirect-uri URL] [--public] [--first-party]
   client list [--json]
   client show ID [--json]
