@@ -47,6 +47,7 @@ import { unlockRouter } from './accounts/unlock-routes.ts';
 import { ensureAccountClient } from './account/client.ts';
 import { ClientService } from './admin/clients.ts';
 import { syncDemoClient } from './admin/demo-client.ts';
+import { adminApi, isAdminApiPath } from './admin-api/index.ts';
 import type { Services } from './services.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
@@ -207,6 +208,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // /metrics: like the health endpoints, past pages, CSRF and the provider; who may scrape: src/http/metrics.ts.
   if (config.metrics.enabled) metrics.collectProcessMetrics();
   const scrape = config.metrics.enabled ? compose([common, metricsRoute({ metrics, token: config.metrics.token })] as Koa.Middleware[]) : null;
+  // /admin/api: its own chain, before the pages (the console under /admin is one): bearer tokens, JSON
+  // bodies, problem details; no cookies, so no CSRF check applies (src/admin-api/index.ts).
+  const api = compose([common, adminApi(services)] as Koa.Middleware[]);
   // One frame in front of both chains: forwarded headers per TRUSTED_PROXIES, then the host check, which
   // answers a foreign Host before discovery or any page could put it in a URL.
   // Discovery gets Cache-Control: no-cache: relying parties cache it on their own terms anyway, and a
@@ -224,6 +228,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
       return;
     }
     if (HEALTH_PATHS.has(ctx.path)) return health(ctx, next);
+    if (isAdminApiPath(ctx.path)) return api(ctx, next);
     if (scrape && ctx.path === METRICS_PATH) return scrape(ctx, next);
     if (ctx.path.startsWith('/static/')) return statics(ctx, next);
     if (isPagePath(ctx.path)) return pageChain(ctx, next);

@@ -6,13 +6,14 @@ import { buildCore } from '../app.ts';
 import { createProvider } from '../oidc/provider.ts';
 import { AcrModel } from '../oidc/acr.ts';
 import { ClientService, ClientInputError } from './clients.ts';
-import { UserAdmin } from './users.ts';
+import { UserAdmin, type Actor } from './users.ts';
 import { AccountService, FieldErrors } from '../accounts/service.ts';
 import { LoginGuard, SmsGuard } from '../guard/limits.ts';
 import { SecurityNotices } from '../notify/notices.ts';
 import { createMailSender } from '../notify/mail.ts';
 import type { Config } from '../config.ts';
-import type { AuditEvent, Store } from '../store/ports.ts';
+import type { Store } from '../store/ports.ts';
+import { auditView, parseWhen } from './audit.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 import { KeyAdmin, KeyAdminError } from '../keys/admin.ts';
@@ -22,12 +23,15 @@ const USAGE = `Usage: npm run cli -- <command> [--json]
 
 Clients
   client create --json                 RFC 7591 metadata as JSON on stdin; prints client_id and client_secret (shown once)
+                                       an admin API client (only here): {"client_name":"Automation","grant_types":["client_credentials"],
+                                        "scope":"tessera:admin","tessera_admin_api":true}
   client create --name NAME --redirect-uri URL [--redirect-uri URL] [--post-logout-redirect-uri URL] [--public] [--first-party]
   client list [--json]
   client show ID [--json]
   client update ID --json              metadata to merge, JSON on stdin (null removes a field), e.g.
                                        {"default_acr_values":["urn:tessera:acr:mfa:sms"],"tessera_min_acr":"urn:tessera:acr:mfa"}
-  client rotate-secret ID [--json]
+  client rotate-secret ID [--grace SECONDS] [--json]
+                                       a new secret (shown once); with --grace the old one still works that long (at most 30 days)
   client delete ID [--json]
 
 Users
@@ -60,18 +64,13 @@ Security events
 
 class UsageError extends Error {}
 
-/** An ISO date/time, or a duration back from now: 30m, 12h, 7d. */
-function when(text: string, flag: string): Date {
-  const ago = /^(\d+)([mhd])$/.exec(text.trim());
-  if (ago) return new Date(Date.now() - Number(ago[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as 'm' | 'h' | 'd']);
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UsageError(`${flag} takes an ISO date/time (2026-12-01T08:00:00Z) or a duration such as 30m, 12h, 7d`);
-  return new Date(t);
-}
+/** The CLI says so explicitly: only it may mark a client tessera_admin_api. */
+const CLI_ACTOR: Actor = { via: 'cli' };
 
-/** One security event as the CLI (and the admin API) print it. */
-function auditView(e: AuditEvent) {
-  return { at: e.at.toISOString(), type: e.type, account: e.accountId, ip: e.ip, ...e.detail };
+function when(text: string, flag: string): Date {
+  const at = parseWhen(text);
+  if (!at) throw new UsageError(`${flag} takes an ISO date/time (2026-12-01T08:00:00Z) or a duration such as 30m, 12h, 7d`);
+  return at;
 }
 
 /**
@@ -162,14 +161,21 @@ async function main(argv: string[]): Promise<number> {
               ...(opts.public ? { token_endpoint_auth_method: 'none' } : {}),
               ...(opts['first-party'] ? { tessera_first_party: true } : {}),
             };
-        out = await clients.create(input);
+        out = await clients.create(input, { by: CLI_ACTOR });
         note = (out as { client_secret?: string }).client_secret ? '\n\nStore the client_secret now: it is not shown again.' : '';
         break;
       }
       case 'client list': out = await clients.list(); break;
       case 'client show': out = await clients.show(id()); break;
-      case 'client update': out = await clients.update(id(), await readStdin()); break;
-      case 'client rotate-secret': out = await clients.rotateSecret(id()); note = '\n\nStore the new client_secret now: it is not shown again.'; break;
+      case 'client update': out = await clients.update(id(), await readStdin(), CLI_ACTOR); break;
+      case 'client rotate-secret': {
+        const grace = opts.grace?.[0];
+        if (grace !== undefined && !/^\d{1,10}$/.test(grace)) throw new UsageError('--grace takes a whole number of seconds (e.g. 3600)');
+        out = await clients.rotateSecret(id(), { graceSeconds: grace === undefined ? 0 : Number(grace), by: CLI_ACTOR });
+        const until = (out as { previous_secret_expires_at?: number }).previous_secret_expires_at;
+        note = `\n\nStore the new client_secret now: it is not shown again.${until ? `\nThe previous secret works until ${new Date(until * 1000).toISOString()}.` : '\nThe previous secret no longer works.'}`;
+        break;
+      }
       case 'client delete': await clients.delete(id()); out = { deleted: true, client_id: id() }; break;
       case 'user create': out = await users.create(await readStdin()); break;
       case 'user list': out = await users.list(); break;
@@ -231,7 +237,10 @@ main(process.argv.slice(2)).then(
     let message: string;
     let fields: Record<string, string> | undefined;
     if (err instanceof FieldErrors) (message = err.message), (fields = err.fields);
-    else if (err instanceof ClientInputError || err instanceof UsageError || err instanceof ConfigError || err instanceof KeyAdminError || err instanceof KeyRingError) message = err.message;
+    else if (err instanceof ClientInputError) {
+      message = err.message;
+      if (err.errors.length) fields = Object.fromEntries(err.errors.map((e) => [e.field, e.message]));
+    } else if (err instanceof UsageError || err instanceof ConfigError || err instanceof KeyAdminError || err instanceof KeyRingError) message = err.message;
     else message = `unexpected error: ${(err as Error).message}`;
     if (json) process.stderr.write(`${JSON.stringify({ error: message, ...(fields ? { fields } : {}) })}\n`);
     else process.stderr.write(`Error: ${message}\n${err instanceof UsageError ? `\n${USAGE}` : ''}`);

@@ -53,8 +53,17 @@ export interface Actor {
   via: 'cli' | 'console' | 'api';
   adminId?: string;
   ip?: string | null;
+  userAgent?: string | null;
 }
 const CLI: Actor = { via: 'cli' };
+
+/** No account with that sub or email (a FieldErrors on `user`, so forms show it; the API answers 404). */
+export class UserNotFound extends FieldErrors {
+  constructor(idOrEmail: string) {
+    super({ user: `no user with sub or email "${idOrEmail.slice(0, 254)}"` });
+    this.name = 'UserNotFound';
+  }
+}
 const actorDetail = (by: Actor) => ({ via: by.via, ...(by.adminId ? { admin: by.adminId } : {}) });
 
 export function userView(a: AccountRecord) {
@@ -131,7 +140,7 @@ export class UserAdmin {
     private readonly notices?: Pick<SecurityNotices, 'factorChanged'>,
   ) {}
 
-  async create(input: unknown) {
+  async create(input: unknown, by: Actor = CLI) {
     const parsed = CreateSchema.safeParse(input);
     if (!parsed.success) throw zodToFields(parsed.error);
     const { totp_secret, preferred_mfa, mfa, ...rest } = parsed.data;
@@ -139,14 +148,16 @@ export class UserAdmin {
     const phoneVerified = Boolean(rest.phone_number && rest.phone_number_verified);
     adminFactors({ factors: [], phoneNumber: rest.phone_number ?? null, phoneNumberVerified: phoneVerified, emailVerified: rest.email_verified === true, preferredMfa: null }, { mfa, totp_secret, preferred_mfa }, this.box);
     const account = await this.accounts.register({ ...rest, mfa: mfa?.filter((t) => t !== 'totp') });
+    await this.store.audit.record({ type: 'admin.user_created', accountId: account.id, ip: by.ip ?? null, detail: actorDetail(by) });
     if (!totp_secret && !preferred_mfa && !mfa?.includes('totp')) return userView(account);
     const next = adminFactors(account, { mfa, totp_secret, preferred_mfa }, this.box);
     return userView((await this.store.accounts.update(account.id, next))!);
   }
 
   private async find(idOrEmail: string): Promise<AccountRecord> {
+    if (typeof idOrEmail !== 'string' || !idOrEmail || idOrEmail.length > 254) throw new UserNotFound(String(idOrEmail));
     const a = (await this.store.accounts.findById(idOrEmail)) ?? (await this.store.accounts.findByEmail(idOrEmail.toLowerCase()));
-    if (!a) throw new FieldErrors({ user: `no user with sub or email "${idOrEmail}"` });
+    if (!a) throw new UserNotFound(idOrEmail);
     return a;
   }
 
@@ -154,11 +165,11 @@ export class UserAdmin {
     return userView(await this.find(idOrEmail));
   }
 
-  async list() {
-    return (await this.store.accounts.list()).map(userView);
+  async list(opts?: { limit?: number; offset?: number }) {
+    return (await this.store.accounts.list(opts)).map(userView);
   }
 
-  async update(idOrEmail: string, input: unknown) {
+  async update(idOrEmail: string, input: unknown, by: Actor = CLI) {
     const a = await this.find(idOrEmail);
     const parsed = UpdateSchema.safeParse(input);
     if (!parsed.success) throw zodToFields(parsed.error);
@@ -188,7 +199,10 @@ export class UserAdmin {
     Object.assign(patch, adminFactors(next, { mfa: keep, totp_secret: u.totp_secret, preferred_mfa: u.preferred_mfa }, this.box));
     try {
       if (u.password !== undefined) await this.accounts.setPassword(a.id, u.password);
-      return userView((await this.store.accounts.update(a.id, patch))!);
+      const updated = userView((await this.store.accounts.update(a.id, patch))!);
+      // Which fields, never their values (a password, a TOTP secret).
+      await this.store.audit.record({ type: 'admin.user_updated', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), fields: Object.keys(u) } });
+      return updated;
     } catch (err) {
       if (err instanceof StoreConflictError) throw new FieldErrors({ email: 'An account with this email already exists.' });
       throw err;
@@ -199,21 +213,21 @@ export class UserAdmin {
    * Lifts a password lockout: the account-wide failure count, every account+IP delay and the per-account
    * wrong-code counts (per-IP lockouts are about the address, not the user, and stay). Audited.
    */
-  async unlock(idOrEmail: string) {
+  async unlock(idOrEmail: string, by: Actor = CLI) {
     const a = await this.find(idOrEmail);
     await new LoginGuard(this.store, this.config.login).unlock(a.email);
     await new CodeGuard(this.store, this.config.codes).clear(a.id);
-    await this.store.audit.record({ type: 'admin.user_unlocked', accountId: a.id, ip: null, detail: { via: 'cli' } });
+    await this.store.audit.record({ type: 'admin.user_unlocked', accountId: a.id, ip: by.ip ?? null, detail: actorDetail(by) });
     return { unlocked: true, sub: a.id, email: a.email };
   }
 
   /** Removes every second factor and recovery code (a user who lost them all); audited, the user told. */
-  async resetMfa(idOrEmail: string) {
+  async resetMfa(idOrEmail: string, by: Actor = CLI) {
     const a = await this.find(idOrEmail);
     const removed = secondFactors(a.factors);
     await this.store.accounts.update(a.id, { factors: [], preferredMfa: null });
-    await this.store.audit.record({ type: 'admin.mfa_reset', accountId: a.id, ip: null, detail: { via: 'cli', removed } });
-    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', { ip: null, admin: true });
+    await this.store.audit.record({ type: 'admin.mfa_reset', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), removed } });
+    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', { ip: by.ip ?? null, userAgent: by.userAgent ?? null, admin: true });
     return { reset: true, sub: a.id, email: a.email, removed };
   }
 

@@ -10,11 +10,14 @@ import { noteWrite, providerErrors } from './store-errors.ts';
 import { SESSION_METHODS_MODEL } from '../interaction/progress.ts';
 import { accountClaims } from '../accounts/service.ts';
 import { AcrModel, requestedAcrValues } from './acr.ts';
-import { FIRST_PARTY, INTROSPECT_ANY, MIN_ACR, validateExtraMetadata, clientMeta, mayIntrospect } from './client-metadata.ts';
+import { ADMIN_API, ADMIN_SCOPE, FIRST_PARTY, INTROSPECT_ANY, MIN_ACR, validateExtraMetadata, clientMeta, mayIntrospect, registerClientPolicy } from './client-metadata.ts';
 import { RefreshReuse, type RefreshReuseReport } from './refresh-reuse.ts';
+import { constantTimeEqual } from '../secrets.ts';
 
 /** How long a sign-in in progress (oidc-provider's Interaction and its cookie) lasts. */
 export const INTERACTION_TTL_SECONDS = 3600;
+/** The scopes a client may ask for when its metadata names none (every one but the admin API's). */
+const USER_SCOPES = ['openid', 'profile', 'email', 'phone', 'offline_access'];
 
 export interface ProviderPages {
   error(ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error): Promise<void>;
@@ -90,7 +93,9 @@ export function createProvider(opts: {
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
     },
-    scopes: ['openid', 'profile', 'email', 'phone', 'offline_access'],
+    // ADMIN_SCOPE is listed so oidc-provider holds it to each client's `scope` allow-list (it lets any
+    // client have a scope it doesn't know); only a client marked ADMIN_API may list it (client-metadata.ts).
+    scopes: [...USER_SCOPES, ADMIN_SCOPE],
     acrValues: acr.values,
     responseTypes: ['code', 'none'],
     clientDefaults: {
@@ -98,9 +103,12 @@ export function createProvider(opts: {
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
       token_endpoint_auth_method: 'client_secret_basic',
+      // A client registered without `scope` may ask for every scope but ADMIN_SCOPE (without an allow-list
+      // oidc-provider would let it have any).
+      scope: USER_SCOPES.join(' '),
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], userinfoSigningAlgValues: ['ES256'] },
-    extraClientMetadata: { properties: [MIN_ACR, FIRST_PARTY, INTROSPECT_ANY], validator: validateExtraMetadata(acr) },
+    extraClientMetadata: { properties: [MIN_ACR, FIRST_PARTY, INTROSPECT_ANY, ADMIN_API], validator: validateExtraMetadata(acr) },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
@@ -178,7 +186,33 @@ export function createProvider(opts: {
   provider.proxy = config.trustedProxies.length > 0;
   cacheClientLookups(provider);
   if (reuse) provider.on('grant.success', (ctx: KoaContextWithOIDC) => reuse.answered(ctx));
+  acceptPreviousSecrets(provider, store, box);
+  registerClientPolicy(provider, { production: config.env === 'production', acrValues: acr.values });
   return provider;
+}
+
+/**
+ * Secret rotation with a grace period (ClientService.rotateSecret): until the record's previousSecret
+ * expires, the old secret authenticates too (client_secret_basic / client_secret_post). The record is
+ * read only when the current secret didn't match, so the token path of a client using its current
+ * secret pays nothing, and the expiry is judged at that moment on every instance.
+ */
+function acceptPreviousSecrets(provider: Provider, store: Store, box: SecretBox) {
+  type Compare = (this: { clientId: string }, actual: string) => boolean | Promise<boolean>;
+  const proto = provider.Client.prototype as unknown as { compareClientSecret: Compare };
+  const compare = proto.compareClientSecret;
+  // Not an async function: the matching case returns the plain boolean, with no promise of its own on
+  // the token path (each one pays oidc-provider's async hook, bench/).
+  proto.compareClientSecret = function (actual) {
+    const current = compare.call(this, actual);
+    if (current === true || typeof actual !== 'string' || !actual) return current;
+    return Promise.resolve(current).then(async (matched) => {
+      if (matched) return true;
+      const previous = (await store.clients.find(this.clientId))?.previousSecret;
+      if (!previous || previous.expiresAt.getTime() <= Date.now()) return false;
+      return constantTimeEqual(box.decrypt(previous.encrypted), actual);
+    });
+  };
 }
 
 /**
@@ -188,10 +222,18 @@ export function createProvider(opts: {
  * an update, secret rotation or deletion takes effect everywhere within a second.
  */
 const CLIENT_CACHE_MS = 1000;
+const clientCaches = new WeakMap<Provider, Map<string, unknown>>();
+
+/** Drops this instance's cached lookup of a client just changed here (other instances see it within a second). */
+export function forgetClient(provider: Provider, clientId: string): void {
+  clientCaches.get(provider)?.delete(clientId);
+}
+
 function cacheClientLookups(provider: Provider) {
   const Client = provider.Client;
   const find = Client.find.bind(Client);
   const cache = new Map<string, { at: number; client: Awaited<ReturnType<typeof find>> }>();
+  clientCaches.set(provider, cache);
   Client.find = (id: string) => {
     const hit = cache.get(id);
     if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return Promise.resolve(hit.client);

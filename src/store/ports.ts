@@ -67,6 +67,11 @@ export interface ClientRecord {
   metadata: Record<string, unknown>;
   /** The client secret encrypted with the store's data key (null for public clients). */
   secretEncrypted: string | null;
+  /**
+   * The secret before the last rotation, still accepted until `expiresAt` (rotation with a grace period).
+   * Absent or null: only the current secret works.
+   */
+  previousSecret?: { encrypted: string; expiresAt: Date } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -78,7 +83,7 @@ export interface ClientRepo {
   list(): Promise<ClientRecord[]>;
   update(
     clientId: string,
-    patch: { metadata?: Record<string, unknown>; secretEncrypted?: string | null },
+    patch: { metadata?: Record<string, unknown>; secretEncrypted?: string | null; previousSecret?: ClientRecord['previousSecret'] },
   ): Promise<ClientRecord | null>;
   /**
    * Puts `to` in place of the encrypted secret when it is still `from` (re-encryption under a newer data

@@ -3,6 +3,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.ts';
@@ -107,6 +109,62 @@ describe('client commands', MANY_COMMANDS, () => {
     expect(rotated.json.client_secret).toMatch(/\S{30,}/);
     expect(cli(['client', 'delete', clientId, '--json']).code).toBe(0);
     expect(cli(['client', 'show', clientId, '--json']).code).toBe(1);
+  });
+});
+
+describe('client rotate-secret --grace', MANY_COMMANDS, () => {
+  it('keeps the old secret working for the grace period, and a rotation without --grace ends it at once', async () => {
+    const created = cli(['client', 'create', '--json'], { client_name: 'Nightly job', grant_types: ['client_credentials'], scope: 'openid' });
+    expect(created.code, created.stderr).toBe(0);
+    const id: string = created.json.client_id;
+    const first: string = created.json.client_secret;
+    const graced = cli(['client', 'rotate-secret', id, '--grace', '600', '--json']);
+    expect(graced.code, graced.stderr).toBe(0);
+    const second: string = graced.json.client_secret;
+    expect(second).not.toBe(first);
+    expect(graced.json.previous_secret_expires_at).toBeGreaterThan(Date.now() / 1000 + 500);
+    expect(graced.json.previous_secret_expires_at).toBeLessThanOrEqual(Date.now() / 1000 + 600);
+    const human = cli(['client', 'rotate-secret', id, '--grace', '60']);
+    expect(human.stdout).toMatch(/The previous secret works until \d{4}-/);
+    const third = /client_secret\s+(\S+)/.exec(human.stdout)![1];
+    expect(cli(['client', 'rotate-secret', id, '--grace', 'soon', '--json']).code).toBe(1);
+    expect(JSON.parse(cli(['client', 'rotate-secret', id, '--grace', '99999999', '--json']).stderr)).toMatchObject({ fields: { grace_seconds: expect.stringMatching(/30 days/) } });
+
+    // A server on the same data: the secret before the last rotation works, the one before that not.
+    const server = http.createServer();
+    // Idle keep-alive sockets stay open (no server-side close racing the test's next request).
+    server.keepAliveTimeout = 0;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const built = await buildApp(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, LOG_LEVEL: 'silent', DEV_OUTBOX: 'true', ISSUER: issuer }), { log: createLogger('silent') });
+    server.on('request', built.app.callback());
+    const token = async (secret: string) =>
+      (await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` },
+        body: 'grant_type=client_credentials',
+      })).status;
+    try {
+      expect(await token(third)).toBe(200);
+      expect(await token(second)).toBe(200); // in its grace period
+      expect(await token(first)).toBe(401); // replaced by the second rotation
+      const events = await built.services.store.audit.list({ type: 'admin.client_secret_rotated', clientId: id });
+      expect(events.map((e) => e.detail)).toEqual([expect.objectContaining({ via: 'cli', grace_seconds: 60 }), expect.objectContaining({ via: 'cli', grace_seconds: 600 })]);
+
+      // Without --grace, the secret before stops working on the running server as soon as its client
+      // cache (one second) has let go of the old record.
+      const now = await cliAsync(['client', 'rotate-secret', id, '--json']);
+      expect(now.code, now.stderr).toBe(0);
+      expect(now.json.previous_secret_expires_at).toBeUndefined();
+      const deadline = Date.now() + 30_000;
+      while ((await token(third)) === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(await token(third)).toBe(401);
+      expect(await token(now.json.client_secret)).toBe(200);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await built.close();
+    }
   });
 });
 
@@ -296,7 +354,7 @@ describe('user commands', MANY_COMMANDS, () => {
     const sub = created.json.sub as string;
     const events = cli(['audit', 'list', '--account', 'ops@example.com', '--since', '1h', '--json']);
     expect(events.code).toBe(0);
-    expect(events.json.map((e: { type: string }) => e.type)).toEqual(['admin.user_enabled', 'admin.user_disabled', 'admin.role_revoked', 'admin.role_granted']);
+    expect(events.json.map((e: { type: string }) => e.type)).toEqual(['admin.user_enabled', 'admin.user_disabled', 'admin.role_revoked', 'admin.role_granted', 'admin.user_created']);
     expect(events.json.every((e: { account: string; via: string }) => e.account === sub && e.via === 'cli')).toBe(true);
     const typed = cli(['audit', 'list', '--type', 'admin.user_disabled', '--json']);
     expect(typed.json).toHaveLength(1);

@@ -494,6 +494,23 @@ function describeStoreContract(
         expect(await store.clients.replaceSecret('rp-4', 'v1.iv.ciphertext.tag', 'v1.new')).toBe(false);
         expect(await store.clients.find('rp-4')).toEqual(pub);
       });
+
+      it('keeps the previous secret of a rotation with its expiry, and drops it when cleared', async () => {
+        const c = client('rp-3');
+        await store.clients.create(c);
+        const expiresAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 60_000);
+        const rotated = await store.clients.update('rp-3', { secretEncrypted: 'v1.new.secret.tag', previousSecret: { encrypted: c.secretEncrypted, expiresAt } });
+        expect(rotated).toMatchObject({ secretEncrypted: 'v1.new.secret.tag', previousSecret: { encrypted: c.secretEncrypted, expiresAt } });
+        expect(await store.clients.find('rp-3')).toEqual(rotated);
+        // Other changes keep it.
+        const renamed = await store.clients.update('rp-3', { metadata: { client_name: 'Renamed' } });
+        expect(renamed!.previousSecret).toEqual({ encrypted: c.secretEncrypted, expiresAt });
+        const cleared = await store.clients.update('rp-3', { previousSecret: null });
+        expect(cleared!.previousSecret ?? null).toBeNull();
+        expect((await store.clients.find('rp-3'))!.previousSecret ?? null).toBeNull();
+        expect((await store.clients.find('rp-3'))!.secretEncrypted).toBe('v1.new.secret.tag');
+        await store.clients.delete('rp-3');
+      });
     });
 
     describe('oidc artifacts', () => {

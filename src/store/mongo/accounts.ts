@@ -43,6 +43,7 @@ function toClient(d: ClientDoc): ClientRecord {
     clientId: d._id,
     metadata: d.metadata ?? {},
     secretEncrypted: d.secretEncrypted ?? null,
+    ...(d.previousSecret ? { previousSecret: { encrypted: d.previousSecret.encrypted, expiresAt: new Date(d.previousSecret.expiresAt) } } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -171,6 +172,7 @@ export function mongoClients(m: MongoModels): ClientRepo {
           _id: c.clientId,
           metadata: c.metadata,
           secretEncrypted: c.secretEncrypted,
+          previousSecret: c.previousSecret ?? null,
           createdAt: c.createdAt,
           updatedAt: c.updatedAt,
         });
@@ -191,6 +193,7 @@ export function mongoClients(m: MongoModels): ClientRepo {
       const set: Record<string, unknown> = { updatedAt: new Date() };
       if (patch.metadata !== undefined) set.metadata = patch.metadata;
       if (patch.secretEncrypted !== undefined) set.secretEncrypted = patch.secretEncrypted;
+      if (patch.previousSecret !== undefined) set.previousSecret = patch.previousSecret;
       const d = await Clients.findOneAndUpdate({ _id: clientId }, { $set: set }, { returnDocument: 'after' }).lean<ClientDoc>();
       return d ? toClient(d) : null;
     },

@@ -58,6 +58,7 @@ export interface ClientDoc {
   _id: string;
   metadata: Record<string, unknown>;
   secretEncrypted: string | null;
+  previousSecret?: { encrypted: string; expiresAt: Date } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -67,6 +68,7 @@ const clientSchema = new Schema<ClientDoc>(
     _id: { type: String, required: true },
     metadata: { type: Schema.Types.Mixed, default: () => ({}) },
     secretEncrypted: { type: String, default: null },
+    previousSecret: { type: new Schema({ encrypted: { type: String, required: true }, expiresAt: { type: Date, required: true } }, { _id: false }), default: null },
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
   },

@@ -31,8 +31,12 @@ export function sqliteClients(db: SqliteDb): ClientRepo {
     async update(id, patch) {
       const current = read(id);
       if (!current) return null;
+      // A cleared previous secret is dropped from the document (absent = none, as on MongoDB).
+      const { previousSecret: _dropped, ...rest } = current;
+      const previousSecret = patch.previousSecret !== undefined ? patch.previousSecret : current.previousSecret;
       const next: ClientRecord = {
-        ...current,
+        ...rest,
+        ...(previousSecret ? { previousSecret } : {}),
         ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
         ...(patch.secretEncrypted !== undefined ? { secretEncrypted: patch.secretEncrypted } : {}),
         updatedAt: new Date(),
