@@ -5,9 +5,10 @@ import type { ClientRecord, Store } from '../store/ports.ts';
 import type { SecretBox } from '../secrets.ts';
 import { randomId } from '../secrets.ts';
 import { ACCOUNT_CLIENT_ID } from '../account/client.ts';
+import { ADMIN_CLIENT_ID } from '../console/client.ts';
 
-/** Clients Tessera itself needs (the /account pages): shown, never changed or deleted by an admin. */
-export const BUILT_IN_CLIENTS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT_ID]);
+/** Clients Tessera itself needs (the /account pages, the /admin console): shown, never changed or deleted by an admin. */
+export const BUILT_IN_CLIENTS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT_ID, ADMIN_CLIENT_ID]);
 
 export class ClientInputError extends Error {
   constructor(message: string) {
@@ -97,7 +98,7 @@ export class ClientService {
   }
 
   private refuseBuiltIn(clientId: string) {
-    if (BUILT_IN_CLIENTS.has(clientId)) throw new ClientInputError(`"${clientId}" is built in (Tessera's own account pages): it can't be changed or deleted`);
+    if (BUILT_IN_CLIENTS.has(clientId)) throw new ClientInputError(`"${clientId}" is built in (Tessera's own pages): it can't be changed or deleted`);
   }
 
   /** Merges the given metadata (null removes a field) and revalidates the result. */

@@ -52,9 +52,11 @@ export interface Actor {
   via: 'cli' | 'console' | 'api';
   adminId?: string;
   ip?: string | null;
+  /** The admin's browser (console), recorded as `ua` in the event's detail. */
+  userAgent?: string | null;
 }
 const CLI: Actor = { via: 'cli' };
-const actorDetail = (by: Actor) => ({ via: by.via, ...(by.adminId ? { admin: by.adminId } : {}) });
+const actorDetail = (by: Actor) => ({ via: by.via, ...(by.adminId ? { admin: by.adminId } : {}), ...(by.userAgent ? { ua: by.userAgent } : {}) });
 
 export function userView(a: AccountRecord) {
   return {
@@ -127,7 +129,10 @@ export class UserAdmin {
     private readonly config: Config,
     private readonly accounts: AccountService,
     private readonly box: SecretBox,
-    private readonly notices?: { factorChanged(a: AccountRecord, name: string, change: 'reset', ip: string): Promise<void> },
+    private readonly notices?: {
+      factorChanged(a: AccountRecord, name: string, change: 'reset', ip: string): Promise<void>;
+      passwordResetForced(a: AccountRecord, ip: string): Promise<void>;
+    },
   ) {}
 
   async create(input: unknown) {
@@ -198,21 +203,21 @@ export class UserAdmin {
    * Lifts a password lockout: the account-wide failure count, every account+IP delay and the per-account
    * wrong-code counts (per-IP lockouts are about the address, not the user, and stay). Audited.
    */
-  async unlock(idOrEmail: string) {
+  async unlock(idOrEmail: string, by: Actor = CLI) {
     const a = await this.find(idOrEmail);
     await new LoginGuard(this.store, this.config.login).unlock(a.email);
     await new CodeGuard(this.store, this.config.codes).clear(a.id);
-    await this.store.audit.record({ type: 'admin.user_unlocked', accountId: a.id, ip: null, detail: { via: 'cli' } });
+    await this.store.audit.record({ type: 'admin.user_unlocked', accountId: a.id, ip: by.ip ?? null, detail: actorDetail(by) });
     return { unlocked: true, sub: a.id, email: a.email };
   }
 
   /** Removes every second factor and recovery code (a user who lost them all); audited, the user told. */
-  async resetMfa(idOrEmail: string) {
+  async resetMfa(idOrEmail: string, by: Actor = CLI) {
     const a = await this.find(idOrEmail);
     const removed = secondFactors(a.factors);
     await this.store.accounts.update(a.id, { factors: [], preferredMfa: null });
-    await this.store.audit.record({ type: 'admin.mfa_reset', accountId: a.id, ip: null, detail: { via: 'cli', removed } });
-    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', 'cli');
+    await this.store.audit.record({ type: 'admin.mfa_reset', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), removed } });
+    await this.notices?.factorChanged(a, 'Two-step sign-in', 'reset', by.ip ?? by.via);
     return { reset: true, sub: a.id, email: a.email, removed };
   }
 
@@ -220,6 +225,32 @@ export class UserAdmin {
     const a = await this.find(idOrEmail);
     const ended = await removeAccount(this.store, a.id);
     await this.store.audit.record({ type: 'admin.user_deleted', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), email: a.email, ...ended } });
+  }
+
+  /** Signs the user out everywhere: every session, pending sign-in and app grant (with its tokens) ends. Audited. */
+  async endSessions(idOrEmail: string, by: Actor = CLI) {
+    const a = await this.find(idOrEmail);
+    const ended = await this.store.oidc.revokeAccount(a.id);
+    await this.store.signIns.deleteForAccount(a.id);
+    await this.store.audit.record({ type: 'admin.sessions_ended', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), ...ended } });
+    return { sub: a.id, email: a.email, ...ended };
+  }
+
+  /**
+   * Makes the user choose a new password before they can sign in again (what Keycloak's required action
+   * "update password" achieves): the password is replaced by a random one nobody knows, so the old one stops
+   * working at once (the reason to force a reset is usually that it may be known to someone else), every
+   * session, pending sign-in and token ends, and the user is mailed how to set a new one: "Forgot your
+   * password?" on the sign-in page, which proves the mailbox with a code. Audited.
+   */
+  async forcePasswordReset(idOrEmail: string, by: Actor = CLI) {
+    const a = await this.find(idOrEmail);
+    await this.accounts.setPassword(a.id, randomId(32));
+    const ended = await this.store.oidc.revokeAccount(a.id);
+    await this.store.signIns.deleteForAccount(a.id);
+    await this.store.audit.record({ type: 'admin.password_reset_forced', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), ...ended } });
+    await this.notices?.passwordResetForced(a, by.ip ?? by.via);
+    return { sub: a.id, email: a.email, ...ended };
   }
 
   /** Grants or revokes the admin role (CLI only: an admin can't make admins). */
