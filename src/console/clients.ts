@@ -40,7 +40,7 @@ function describe(s: Services, v: ClientView) {
     methodLabel: AUTH_METHODS.find((m) => m.value === method)?.label ?? method,
     redirectUris: list(v.redirect_uris),
     postLogoutUris: list(v.post_logout_redirect_uris),
-    grants: list(v.grant_types).length ? list(v.grant_types) : ['authorization_code'],
+    grants: Array.isArray(v.grant_types) ? list(v.grant_types) : ['authorization_code'], // oidc-provider's default when absent
     scope: str(v.scope),
     firstParty: v[FIRST_PARTY] === true,
     minimum: str(v[MIN_ACR]) ? acrLabel(str(v[MIN_ACR]), s.config.acr) : null,

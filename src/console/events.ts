@@ -4,6 +4,7 @@ import type Router from '@koa/router';
 import type { Services } from '../services.ts';
 import type { AuditEvent, AuditFilter } from '../store/ports.ts';
 import type { Console } from './routes.ts';
+import { describeUserAgent } from '../account/user-agent.ts';
 
 const PAGE = 50;
 
@@ -11,7 +12,7 @@ const PAGE = 50;
 export const EVENT_TYPES = [
   'login.succeeded', 'login.failed', 'login.unmet', 'login.unlocked', 'mfa.failed', 'mfa.enabled', 'mfa.disabled', 'code.wrong', 'code.refused',
   'sms.sent', 'sms.refused', 'password.changed', 'password.reset', 'password.reset_requested', 'reauth.failed', 'session.revoked', 'app.revoked',
-  'account.registered', 'account.deleted', 'admin.user_viewed', 'admin.user_disabled', 'admin.user_enabled', 'admin.user_unlocked',
+  'mfa.succeeded', 'consent.granted', 'notice.sent', 'account.registered', 'account.deleted', 'admin.user_viewed', 'admin.user_disabled', 'admin.user_enabled', 'admin.user_unlocked',
   'admin.sessions_ended', 'admin.password_reset_forced', 'admin.mfa_reset', 'admin.user_deleted', 'admin.client_created',
   'admin.client_updated', 'admin.client_secret_rotated', 'admin.client_deleted', 'admin.role_granted', 'admin.role_revoked',
 ];
@@ -104,6 +105,7 @@ export function eventRoutes(s: Services, r: Router, c: Console) {
       client: typeof e.detail.client === 'string' ? e.detail.client : null,
       ip: e.ip,
       ua: typeof e.detail.ua === 'string' ? e.detail.ua : null,
+      uaShort: typeof e.detail.ua === 'string' ? describeUserAgent(e.detail.ua) : null,
       by: typeof e.detail.admin === 'string' ? `${emails.get(e.detail.admin) ?? e.detail.admin} (${String(e.detail.via ?? 'console')})` : e.detail.via === 'cli' ? 'CLI' : null,
       detail: Object.entries(e.detail).filter(([k]) => !SHOWN.has(k)).map(([k, x]) => `${k}: ${typeof x === 'string' ? x : JSON.stringify(x)}`).join(' · '),
     }));

@@ -13,6 +13,12 @@ import { describeUserAgent } from '../account/user-agent.ts';
 import { scopeWords } from '../interaction/consent.ts';
 import { recoveryCodesLeft, secondFactors } from '../factors/records.ts';
 import { NotFound } from '../errors.ts';
+import { AMR } from '../oidc/acr.ts';
+
+/** What a session's amr values mean, in words. */
+const METHOD_WORDS: Record<string, string> = {
+  [AMR.password]: 'Password', [AMR.sms]: 'SMS code', [AMR.totp]: 'Authenticator app', [AMR.email]: 'Email code', [AMR.recovery]: 'Recovery code',
+};
 import type { Console, ConsoleAdmin } from './routes.ts';
 
 interface Action {
@@ -121,7 +127,7 @@ export function userRoutes(s: Services, r: Router, c: Console) {
         ip: seen?.ip ?? null,
         signedIn: p.loginTs ? new Date(p.loginTs * 1000) : null,
         lastSeen: seen?.lastSeenAt ?? (p.iat ? new Date(p.iat * 1000) : null),
-        amr: p.amr ?? [],
+        proved: (p.amr ?? []).filter((m) => m !== AMR.mfa).map((m) => METHOD_WORDS[m] ?? m),
       };
     }));
     rows.sort((x, y) => (y.lastSeen?.getTime() ?? 0) - (x.lastSeen?.getTime() ?? 0));
