@@ -48,7 +48,7 @@ export function lastSecondFactorAt(session: { amr: readonly string[]; methods: R
 /** Where a sign-in may lead back to: a console page only (never another site, never the callback itself). */
 export function safeReturnPath(raw: unknown): string {
   if (typeof raw !== 'string' || raw.length > 500) return '/admin';
-  if (!/^\/admin(\/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%&=+-]*)?$/.test(raw)) return '/admin';
+  if (!/^\/admin(\/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%&=+:@,-]*)?$/.test(raw)) return '/admin';
   if (raw.includes('//') || raw.startsWith('/admin/callback') || raw.startsWith('/admin/api')) return '/admin';
   return raw;
 }

@@ -192,6 +192,41 @@ describe.each(['sqlite', 'mongo'] as const)('admin console on %s', (kind) => {
     expect(audit[0].detail).toMatchObject({ via: 'console', admin: admin.id });
   });
 
+  it('an edit applies at once: the sign-in page shows the new name, logo, privacy policy and terms', async () => {
+    const { http } = await adminBrowser();
+    const csrf = await form(http, '/admin/clients/new');
+    const created = await http.post('/admin/clients', new URLSearchParams([
+      ['_csrf', csrf], ['client_id', `shop-${kind}`], ['client_name', 'Shop'], ['redirect_uris', 'http://127.0.0.1:9/callback'],
+      ['grant_types', 'authorization_code'], ['token_endpoint_auth_method', 'client_secret_basic'],
+    ]));
+    expect(created.status).toBe(200);
+    const signInPage = async () => {
+      const q = new URLSearchParams({ client_id: `shop-${kind}`, response_type: 'code', scope: 'openid', redirect_uri: 'http://127.0.0.1:9/callback', state: 'x' });
+      const { res } = await new HttpClient(t.issuer).follow(`/auth?${q}`);
+      return res.text();
+    };
+    expect(await signInPage()).not.toContain('Privacy policy');
+    const edit = await http.post(`/admin/clients/shop-${kind}`, new URLSearchParams([
+      ['_csrf', csrf], ['client_name', 'Corner Shop'], ['redirect_uris', 'http://127.0.0.1:9/callback'], ['grant_types', 'authorization_code'],
+      ['token_endpoint_auth_method', 'client_secret_basic'], ['logo_uri', 'https://shop.example/logo.png'],
+      ['policy_uri', 'https://shop.example/privacy'], ['tos_uri', 'https://shop.example/terms'],
+    ]));
+    expect(edit.headers.get('location')).toBe(`/admin/clients/shop-${kind}?done=saved`);
+    const end = Date.now() + 10_000; // client records are cached for a second
+    let html = await signInPage();
+    while (!html.includes('Corner Shop') && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+      html = await signInPage();
+    }
+    expect(textOf(html)).toContain('Signing in to Corner Shop');
+    expect(html).toContain('src="https://shop.example/logo.png"');
+    expect(html).toContain('href="https://shop.example/privacy"');
+    expect(html).toContain('href="https://shop.example/terms"');
+    const changed = await t.store.audit.list({ type: 'admin.client_updated', clientId: `shop-${kind}` });
+    expect(changed[0].detail.changed).toEqual(expect.arrayContaining(['client_name', 'logo_uri', 'policy_uri', 'tos_uri']));
+    expect(changed[0].detail.changed).not.toContain('redirect_uris');
+  });
+
   it('shows built-in clients read-only and refuses to change or delete them', async () => {
     const { http } = await adminBrowser();
     const page = await http.get(`/admin/clients/${ADMIN_CLIENT_ID}`);

@@ -41,6 +41,7 @@ describe('console access', () => {
   it('leads a sign-in back to console pages only', () => {
     expect(safeReturnPath('/admin/users?q=ada%40example.com')).toBe('/admin/users?q=ada%40example.com');
     expect(safeReturnPath('/admin/clients/abc.def-1/edit')).toBe('/admin/clients/abc.def-1/edit');
+    expect(safeReturnPath('/admin/events?account=ada@example.com&since=2026-12-02T14:30')).toBe('/admin/events?account=ada@example.com&since=2026-12-02T14:30');
     for (const bad of ['https://evil.example/admin', '//evil.example/admin', '/admin//evil.example', '/administrator', '/account', '/admin/callback?state=x',
       '/admin/api/clients', '/admin/users?q=<script>', '/admin\\evil', undefined, 42, `/admin/${'a'.repeat(600)}`])
       expect(safeReturnPath(bad), String(bad)).toBe('/admin');
