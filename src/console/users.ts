@@ -148,12 +148,12 @@ export function userRoutes(s: Services, r: Router, c: Console) {
     const a = await load(ctx);
     // Looking at someone's personal data is recorded too.
     await c.audit('admin.user_viewed', a.id, admin);
-    const done = typeof ctx.query.done === 'string' ? ACTIONS[ctx.query.done]?.done : undefined;
+    const done = typeof ctx.query.done === 'string' && Object.hasOwn(ACTIONS, ctx.query.done) ? ACTIONS[ctx.query.done].done : undefined;
     return page(ctx, admin, a, { notice: done });
   }));
 
   r.get('/users/:sub/:action', c.guard(async (ctx, admin) => {
-    const action = ACTIONS[String(ctx.params.action)];
+    const action = Object.hasOwn(ACTIONS, String(ctx.params.action)) ? ACTIONS[String(ctx.params.action)] : undefined;
     if (!action?.confirm) throw new NotFound();
     const a = await load(ctx);
     if (action.notSelf && a.id === admin.account.id) return page(ctx, admin, a, { errors: { form: 'Not on your own account: use your account page, or the CLI.' } }, 400);
