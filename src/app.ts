@@ -45,15 +45,20 @@ import { recordBrowserSightings } from './account/devices.ts';
 import { publicRouter } from './accounts/routes.ts';
 import { unlockRouter } from './accounts/unlock-routes.ts';
 import { ensureAccountClient } from './account/client.ts';
+import { ensureAdminClient } from './console/client.ts';
+import { adminRouter } from './console/routes.ts';
 import { ClientService } from './admin/clients.ts';
 import { syncDemoClient } from './admin/demo-client.ts';
 import { adminApi, isAdminApiPath } from './admin-api/index.ts';
 import type { Services } from './services.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
-const FORM_PREFIXES = ['/unlock', '/interaction/', '/account'];
-const PAGE_PREFIXES = ['/unlock', '/interaction/', '/account', '/email/', '/dev/', '/static/'];
-const isPagePath = (p: string) => p === '/' || p === '/favicon.ico' || PAGE_PREFIXES.some((prefix) => p.startsWith(prefix));
+const FORM_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin'];
+const PAGE_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin', '/email/', '/dev/', '/static/'];
+// The admin API is JSON with bearer tokens: not a page, not a form (it has its own chain).
+const NOT_PAGES = ['/admin/api'];
+const under = (p: string, prefixes: string[]) => prefixes.some((prefix) => p.startsWith(prefix));
+const isPagePath = (p: string) => p === '/' || p === '/favicon.ico' || (under(p, PAGE_PREFIXES) && !under(p, NOT_PAGES));
 
 // What a person can act on, by OAuth error; the protocol detail is shown below it for the app's developer.
 const FRIENDLY_ERRORS: Record<string, string> = {
@@ -160,6 +165,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
 
   recordBrowserSightings(services, provider);
   await ensureAccountClient(store, config.issuer);
+  await ensureAdminClient(store, config.issuer);
   await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 
   const app = new Koa();
@@ -179,13 +185,13 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const parse = bodyParser({ enableTypes: ['form'], formLimit: '32kb', encoding: 'utf-8' });
   const csrf = verifyCsrf(keys.cookieKeys);
   const forms: Koa.Middleware = async (ctx, next) => {
-    if (ctx.method === 'POST' && FORM_PREFIXES.some((p) => ctx.path.startsWith(p))) {
+    if (ctx.method === 'POST' && under(ctx.path, FORM_PREFIXES) && !under(ctx.path, NOT_PAGES)) {
       if (!ctx.is('application/x-www-form-urlencoded')) ctx.throw(415, 'Forms must be sent as application/x-www-form-urlencoded.');
       return parse(ctx, () => csrf(ctx, next));
     }
     return next();
   };
-  const routers = [publicRouter(services), unlockRouter(services), interactionRouter(services), accountRouter(services)];
+  const routers = [publicRouter(services), unlockRouter(services), interactionRouter(services), accountRouter(services), adminRouter(services)];
   const toProvider = mount(provider);
   // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token

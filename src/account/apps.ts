@@ -7,7 +7,7 @@ import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { field, clientIp } from '../interaction/context.ts';
 import { scopeWords } from '../interaction/consent.ts';
-import { ACCOUNT_CLIENT_ID } from './client.ts';
+import { BUILT_IN_CLIENTS } from '../admin/clients.ts';
 
 /** The grant itself, then what it issued (tokens, codes): a token checks its grant when used. */
 export async function endGrant(s: Services, grantId: string) {
@@ -57,7 +57,7 @@ export async function connectedApps(s: Services, a: AccountRecord): Promise<Conn
     if (g.iat && (e.since === null || g.iat * 1000 < e.since)) e.since = g.iat * 1000;
     e.grants.push(g.jti);
   }
-  apps.delete(ACCOUNT_CLIENT_ID); // Tessera's own account pages aren't an app the user let in
+  for (const id of BUILT_IN_CLIENTS) apps.delete(id); // Tessera's own pages aren't an app the user let in
   const out: ConnectedApp[] = [];
   for (const [clientId, e] of apps) {
     const client = await s.store.clients.find(clientId);

@@ -5,8 +5,22 @@ import { FIRST_PARTY } from '../oidc/client-metadata.ts';
 
 export const ACCOUNT_CLIENT_ID = 'tessera-account';
 
+/**
+ * Writes a client Tessera itself needs (its own pages) at start: created when missing, its metadata put
+ * back when it differs. An admin can't change or delete these (BUILT_IN_CLIENTS in admin/clients.ts).
+ */
+export async function ensureBuiltInClient(store: Store, clientId: string, metadata: Record<string, unknown>): Promise<void> {
+  const existing = await store.clients.find(clientId);
+  if (!existing) {
+    const now = new Date();
+    await store.clients.create({ clientId, metadata, secretEncrypted: null, createdAt: now, updatedAt: now }).catch(() => {});
+  } else if (JSON.stringify(existing.metadata) !== JSON.stringify(metadata)) {
+    await store.clients.update(clientId, { metadata });
+  }
+}
+
 export async function ensureAccountClient(store: Store, issuer: string): Promise<void> {
-  const metadata = {
+  await ensureBuiltInClient(store, ACCOUNT_CLIENT_ID, {
     client_name: 'Tessera account',
     redirect_uris: [`${issuer}/account/callback`],
     post_logout_redirect_uris: [`${issuer}/`],
@@ -14,12 +28,5 @@ export async function ensureAccountClient(store: Store, issuer: string): Promise
     grant_types: [],
     token_endpoint_auth_method: 'none',
     [FIRST_PARTY]: true,
-  };
-  const existing = await store.clients.find(ACCOUNT_CLIENT_ID);
-  if (!existing) {
-    const now = new Date();
-    await store.clients.create({ clientId: ACCOUNT_CLIENT_ID, metadata, secretEncrypted: null, createdAt: now, updatedAt: now }).catch(() => {});
-  } else if (JSON.stringify(existing.metadata) !== JSON.stringify(metadata)) {
-    await store.clients.update(ACCOUNT_CLIENT_ID, { metadata });
-  }
+  });
 }

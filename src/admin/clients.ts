@@ -10,12 +10,13 @@ import { ACCOUNT_CLIENT_ID } from '../account/client.ts';
 import { clientPolicyOf, type ClientPolicy } from '../oidc/client-metadata.ts';
 import { forgetClient } from '../oidc/provider.ts';
 import { ClientInputError, fieldOfProviderMessage, metadataProblems, readClientInput, withGrantDefaults } from './client-input.ts';
+import { ADMIN_CLIENT_ID } from '../console/client.ts';
 import type { Actor } from './users.ts';
 
 export { ClientInputError } from './client-input.ts';
 
-/** Clients Tessera itself needs (the /account pages): shown, never changed or deleted by an admin. */
-export const BUILT_IN_CLIENTS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT_ID]);
+/** Clients Tessera itself needs (the /account pages, the /admin console): shown, never changed or deleted by an admin. */
+export const BUILT_IN_CLIENTS: ReadonlySet<string> = new Set([ACCOUNT_CLIENT_ID, ADMIN_CLIENT_ID]);
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{3,100}$/;
 // Fields the server owns: never taken from input (dropped, so a client's view can be sent back as an update).
@@ -66,8 +67,9 @@ export class ClientService {
 
   private async audit(type: string, clientId: string, by: Actor, detail: Record<string, unknown> = {}) {
     await this.store.audit.record({
-      type, accountId: null, ip: by.ip ?? null,
-      detail: { via: by.via, ...(by.adminId ? { admin: by.adminId } : {}), client: clientId, ...detail },
+      // The acting admin's account (console, API token's admin) is the event's account; CLI changes have none.
+      type, accountId: by.adminId ?? null, ip: by.ip ?? null,
+      detail: { via: by.via, ...(by.adminId ? { admin: by.adminId } : {}), ...(by.userAgent ? { ua: by.userAgent } : {}), client: clientId, ...detail },
     });
   }
 
@@ -141,7 +143,7 @@ export class ClientService {
 
   private refuseBuiltIn(clientId: string) {
     if (BUILT_IN_CLIENTS.has(clientId))
-      throw new ClientInputError(`"${clientId}" is built in (Tessera's own account pages): it can't be changed or deleted`, { field: 'client_id', code: 'read_only' });
+      throw new ClientInputError(`"${clientId}" is built in (Tessera's own pages): it can't be changed or deleted`, { field: 'client_id', code: 'read_only' });
   }
 
   /**
@@ -168,7 +170,9 @@ export class ClientService {
     });
     if (!updated) throw new ClientInputError(`no client with client_id "${clientId}"`, { code: 'not_found', field: 'client_id' });
     this.changed(clientId);
-    await this.audit('admin.client_updated', clientId, by, { fields: Object.keys(patch), ...(issued ? { secret_issued: true } : {}) });
+    // `fields` as sent, `changed` those whose value really changed (a form sends every field).
+    const changed = Object.keys(patch).filter((k) => JSON.stringify(rec.metadata[k] ?? null) !== JSON.stringify(patch[k] ?? null));
+    await this.audit('admin.client_updated', clientId, by, { fields: Object.keys(patch), changed, ...(issued ? { secret_issued: true } : {}) });
     return this.view(updated, issued);
   }
 

@@ -53,6 +53,7 @@ export interface Actor {
   via: 'cli' | 'console' | 'api';
   adminId?: string;
   ip?: string | null;
+  /** The admin's browser (console), recorded as `ua` in the event's detail. */
   userAgent?: string | null;
 }
 const CLI: Actor = { via: 'cli' };
@@ -64,7 +65,7 @@ export class UserNotFound extends FieldErrors {
     this.name = 'UserNotFound';
   }
 }
-const actorDetail = (by: Actor) => ({ via: by.via, ...(by.adminId ? { admin: by.adminId } : {}) });
+const actorDetail = (by: Actor) => ({ via: by.via, ...(by.adminId ? { admin: by.adminId } : {}), ...(by.userAgent ? { ua: by.userAgent } : {}) });
 
 export function userView(a: AccountRecord) {
   return {
@@ -137,7 +138,7 @@ export class UserAdmin {
     private readonly config: Config,
     private readonly accounts: AccountService,
     private readonly box: SecretBox,
-    private readonly notices?: Pick<SecurityNotices, 'factorChanged'>,
+    private readonly notices?: Pick<SecurityNotices, 'factorChanged' | 'passwordResetForced'>,
   ) {}
 
   async create(input: unknown, by: Actor = CLI) {
@@ -235,6 +236,32 @@ export class UserAdmin {
     const a = await this.find(idOrEmail);
     const ended = await removeAccount(this.store, a.id);
     await this.store.audit.record({ type: 'admin.user_deleted', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), email: a.email, ...ended } });
+  }
+
+  /** Signs the user out everywhere: every session, pending sign-in and app grant (with its tokens) ends. Audited. */
+  async endSessions(idOrEmail: string, by: Actor = CLI) {
+    const a = await this.find(idOrEmail);
+    const ended = await this.store.oidc.revokeAccount(a.id);
+    await this.store.signIns.deleteForAccount(a.id);
+    await this.store.audit.record({ type: 'admin.sessions_ended', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), ...ended } });
+    return { sub: a.id, email: a.email, ...ended };
+  }
+
+  /**
+   * Makes the user choose a new password before they can sign in again (what Keycloak's required action
+   * "update password" achieves): the password is replaced by a random one nobody knows, so the old one stops
+   * working at once (the reason to force a reset is usually that it may be known to someone else), every
+   * session, pending sign-in and token ends, and the user is mailed how to set a new one: "Forgot your
+   * password?" on the sign-in page, which proves the mailbox with a code. Audited.
+   */
+  async forcePasswordReset(idOrEmail: string, by: Actor = CLI) {
+    const a = await this.find(idOrEmail);
+    await this.accounts.setPassword(a.id, randomId(32));
+    const ended = await this.store.oidc.revokeAccount(a.id);
+    await this.store.signIns.deleteForAccount(a.id);
+    await this.store.audit.record({ type: 'admin.password_reset_forced', accountId: a.id, ip: by.ip ?? null, detail: { ...actorDetail(by), ...ended } });
+    await this.notices?.passwordResetForced(a, { ip: by.ip ?? null, userAgent: by.userAgent ?? null, admin: true });
+    return { sub: a.id, email: a.email, ...ended };
   }
 
   /** Grants or revokes the admin role (CLI only: an admin can't make admins). */

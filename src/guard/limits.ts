@@ -143,6 +143,13 @@ export class LoginGuard {
     await Promise.all(tasks);
   }
 
+  /** Wrong passwords counted against the account in the current window, and whether it is locked (admin console). */
+  async accountFailures(email: string): Promise<{ failures: number; locked: boolean }> {
+    const a = await this.perAccount.get(email);
+    const failures = a?.consumedPoints ?? 0;
+    return { failures, locked: failures >= this.perAccount.points };
+  }
+
   /** Clears the account's lock and every account+IP delay (admin, unlock link, new password). */
   async unlock(email: string): Promise<void> {
     await Promise.all([this.perAccount.delete(email), this.epochs.penalty(email, 1)]);

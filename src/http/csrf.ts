@@ -19,7 +19,7 @@ const COOKIE = 'tessera.csrf';
 const SECRET = /^[A-Za-z0-9_-]{32}$/; // 24 random bytes, base64url
 const SESSION = Symbol('csrf session uid');
 const INTERACTION = /^\/interaction\/([^/]+)/;
-export const SESSION_BOUND_PREFIXES = ['/account'];
+export const SESSION_BOUND_PREFIXES = ['/account', '/admin'];
 
 function secretOf(ctx: Context): { secret: string; keyIndex: number } | undefined {
   const read = readSigned(ctx, COOKIE);

@@ -52,6 +52,19 @@ export class SecurityNotices {
     ], from, 'password');
   }
 
+  /** An administrator made the password unusable (forced reset): how to choose a new one. */
+  async passwordResetForced(account: Pick<AccountRecord, 'id' | 'email' | 'name'>, from: Origin): Promise<void> {
+    await this.mail(account, 'Choose a new password', [
+      `Hello ${account.name},`,
+      '',
+      `An administrator of ${this.host} asked you to choose a new password. Your old password no longer works,`,
+      'and you were signed out everywhere.',
+      '',
+      'To choose a new one, open the sign-in page of any app that uses this account, choose “Forgot your password?”',
+      'and enter the code we then send to this address.',
+    ], from, 'password-reset-forced');
+  }
+
   /** The phone that receives sign-in codes was added or replaced: the mailbox and the old number hear of it. */
   async phoneChanged(account: Recipient, oldPhone: string | null, newPhone: string, from: Origin): Promise<void> {
     const last4 = newPhone.slice(-4);

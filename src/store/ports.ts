@@ -30,6 +30,13 @@ export interface AccountRecord {
   updatedAt: Date;
 }
 
+/** What AccountRepo.search looks for: the text in lower case, and the digits of a phone-like text (else null). */
+export function accountSearchTerms(text: string): { text: string; digits: string | null } {
+  const t = text.trim().toLowerCase().slice(0, 200);
+  const digits = /^[\d\s+().-]+$/.test(t) ? t.replace(/\D/g, '') : '';
+  return { text: t, digits: digits.length >= 3 ? digits : null };
+}
+
 export type AccountPatch = Partial<Omit<AccountRecord, 'id' | 'createdAt' | 'updatedAt'>>;
 
 export interface AccountRepo {
@@ -58,6 +65,12 @@ export interface AccountRepo {
    */
   replaceTotpSecret(id: string, from: string, to: string): Promise<boolean>;
   list(opts?: { limit?: number; offset?: number }): Promise<AccountRecord[]>;
+  /**
+   * Accounts whose email or name contains `text` (case-insensitive), or whose phone number contains its
+   * digits when it has at least 3 and nothing but digits, spaces and + ( ) - . (the admin console's user
+   * search). In creation order, at most `limit` (default 50).
+   */
+  search(text: string, opts?: { limit?: number }): Promise<AccountRecord[]>;
   delete(id: string): Promise<boolean>;
 }
 

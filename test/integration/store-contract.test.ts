@@ -79,6 +79,8 @@ function account(over: Partial<AccountRecord> = {}): AccountRecord {
     phoneNumberVerified: true,
     factors: factorList(),
     preferredMfa: 'totp',
+    roles: [],
+    disabled: false,
     createdAt: at,
     updatedAt: at,
     ...over,
@@ -421,6 +423,29 @@ function describeStoreContract(
         expect((await store.accounts.list({ limit: 2, offset: 2 })).map((a) => a.id)).toEqual([third.id]);
         expect(await store.accounts.list({ offset: 3 })).toEqual([]);
         expect((await store.accounts.list())[0]).toEqual(first);
+      });
+
+      it('searches email and name (any case, wildcards as typed) and phone digits, in creation order, with a limit', async () => {
+        const t = Date.now() - 10 * HOUR;
+        const at = (n: number) => ({ createdAt: new Date(t + n * 1000), updatedAt: new Date(t + n * 1000) });
+        const ada = account({ ...at(1), email: 'ada.lovelace@example.test', name: 'Ada Lovelace', phoneNumber: '+447700900123' });
+        const grace = account({ ...at(2), email: 'grace@navy.example', name: 'Grace Hopper', phoneNumber: '+12015550142' });
+        const pct = account({ ...at(3), email: 'percent_sign@example.test', name: '100% Sure (test)', phoneNumber: null, phoneNumberVerified: false });
+        for (const a of [pct, grace, ada]) await store.accounts.create(a);
+        const ids = async (text: string, limit?: number) => (await store.accounts.search(text, limit ? { limit } : undefined)).map((a) => a.id);
+        expect(await ids('LOVELACE')).toEqual([ada.id]); // the name, any case
+        expect(await ids('Navy.Example')).toEqual([grace.id]); // the email
+        expect(await ids('example')).toEqual([ada.id, grace.id, pct.id]); // creation order
+        expect(await ids('example', 2)).toEqual([ada.id, grace.id]);
+        expect(await ids('+1 (201) 555-0142')).toEqual([grace.id]); // the digits of a phone number
+        expect(await ids('0900123')).toEqual([ada.id]);
+        expect(await ids('100%')).toEqual([pct.id]); // no wildcards: % and _ and regex characters as typed
+        expect(await ids('a_l')).toEqual([]); // (LIKE would read "_" as any character: ada.lovelace)
+        expect(await ids('t_s')).toEqual([pct.id]);
+        expect(await ids('(test)')).toEqual([pct.id]);
+        expect(await ids('.*')).toEqual([]);
+        expect(await ids('   ')).toEqual([]);
+        expect((await store.accounts.search('grace'))[0]).toEqual(grace);
       });
 
       it('deletes, and frees the email', async () => {

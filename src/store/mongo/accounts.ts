@@ -1,5 +1,5 @@
 import type { AccountPatch, AccountRecord, AccountRepo, ClientRecord, ClientRepo } from '../ports.ts';
-import { StoreConflictError, type FactorRecord } from '../ports.ts';
+import { StoreConflictError, accountSearchTerms, type FactorRecord } from '../ports.ts';
 import { factorsFromLegacy, factorData, factorOf, withFactor } from '../../factors/records.ts';
 import { randomId } from '../../secrets.ts';
 import { isDuplicateKey, type AccountDoc, type ClientDoc, type MongoModels } from './models.ts';
@@ -153,6 +153,16 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
         .sort({ createdAt: 1, _id: 1 })
         .skip(opts.offset ?? 0)
         .limit(opts.limit ?? 1000)
+        .lean<AccountDoc[]>();
+      return docs.map(toAccount);
+    },
+    async search(text, opts = {}) {
+      const { text: t, digits } = accountSearchTerms(text);
+      if (!t) return [];
+      const contains = (v: string) => ({ $regex: v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), $options: 'i' });
+      const docs = await Accounts.find({ $or: [{ email: contains(t) }, { name: contains(t) }, ...(digits ? [{ phoneNumber: contains(digits) }] : [])] })
+        .sort({ createdAt: 1, _id: 1 })
+        .limit(opts.limit ?? 50)
         .lean<AccountDoc[]>();
       return docs.map(toAccount);
     },

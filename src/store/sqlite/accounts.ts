@@ -1,5 +1,5 @@
 import type { AccountRecord, AccountRepo, AccountPatch } from '../ports.ts';
-import { StoreConflictError } from '../ports.ts';
+import { StoreConflictError, accountSearchTerms } from '../ports.ts';
 import type { SqliteDb } from './index.ts';
 import { fromJson, toJson, isUniqueViolation } from './schema.ts';
 import { DocCache } from './doc-cache.ts';
@@ -131,6 +131,19 @@ export function sqliteAccounts(db: SqliteDb): AccountRepo {
       const rows = db
         .prepare('SELECT doc FROM accounts ORDER BY created_at, id LIMIT ? OFFSET ?')
         .all(opts.limit ?? 1000, opts.offset ?? 0) as Row[];
+      return rows.map((r) => accountFromDoc(r.doc));
+    },
+    async search(text, opts = {}) {
+      const { text: t, digits } = accountSearchTerms(text);
+      if (!t) return [];
+      // instr, not LIKE: the text is matched as typed, with no wildcard characters to escape.
+      const rows = db
+        .prepare(
+          `SELECT doc FROM accounts WHERE instr(lower(email), ?1) > 0 OR instr(lower(json_extract(doc, '$.name')), ?1) > 0
+             OR (?2 IS NOT NULL AND instr(json_extract(doc, '$.phoneNumber'), ?2) > 0)
+           ORDER BY created_at, id LIMIT ?3`,
+        )
+        .all(t, digits, opts.limit ?? 50) as Row[];
       return rows.map((r) => accountFromDoc(r.doc));
     },
     async delete(id) {
