@@ -8,7 +8,7 @@ import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { field, clientIp } from '../interaction/context.ts';
 import { sessionUid } from './reauth.ts';
-import { describeUserAgent } from '../notify/user-agent.ts';
+import { browserLabel as browserName } from '../notify/user-agent.ts';
 import { endGrant } from './apps.ts';
 
 type Handler = (ctx: Context, a: AccountRecord) => Promise<void> | void;
@@ -41,11 +41,6 @@ export function recordBrowserSightings(s: Services, provider: Provider) {
   });
 }
 
-/** The page's name for a browser: the notices' description, capitalised, or "Unknown browser". */
-function browserName(userAgent: string | undefined): string {
-  const name = describeUserAgent(userAgent);
-  return name ? name[0].toUpperCase() + name.slice(1) : 'Unknown browser';
-}
 
 interface SessionPayload {
   jti: string;

@@ -9,7 +9,7 @@ import type { AccountRecord } from '../store/ports.ts';
 import { UserAdmin, userView, ADMIN_ROLE } from '../admin/users.ts';
 import { LoginGuard } from '../guard/limits.ts';
 import { connectedApps } from '../account/apps.ts';
-import { describeUserAgent } from '../notify/user-agent.ts';
+import { browserLabel } from '../notify/user-agent.ts';
 import { scopeWords } from '../interaction/consent.ts';
 import { recoveryCodesLeft, secondFactors } from '../factors/records.ts';
 import { NotFound } from '../errors.ts';
@@ -122,7 +122,7 @@ export function userRoutes(s: Services, r: Router, c: Console) {
     const rows = await Promise.all(sessions.map(async (p) => {
       const seen = await s.store.browsers.find(p.uid);
       return {
-        browser: seen ? describeUserAgent(seen.userAgent) : 'Unknown browser',
+        browser: browserLabel(seen?.userAgent),
         userAgent: seen?.userAgent ?? null,
         ip: seen?.ip ?? null,
         signedIn: p.loginTs ? new Date(p.loginTs * 1000) : null,

@@ -26,3 +26,9 @@ export function describeUserAgent(ua: string | null | undefined): string | null 
   if (browser && system) return `${browser} on ${system}`;
   return browser ?? (system ? `a browser on ${system}` : null);
 }
+
+/** A page's name for a browser: the description, capitalised, or "Unknown browser". */
+export function browserLabel(ua: string | null | undefined): string {
+  const name = describeUserAgent(ua);
+  return name ? name[0].toUpperCase() + name.slice(1) : 'Unknown browser';
+}
