@@ -241,6 +241,39 @@ describe.each(['sqlite', 'mongo'] as const)('admin console on %s', (kind) => {
     expect((await t.store.clients.find('tessera-account'))!.metadata.client_name).toBe('Tessera account');
   });
 
+  it('rotates a secret with a grace period: the old secret keeps working, one audit entry names the admin and the grace', async () => {
+    const { admin, http } = await adminBrowser();
+    const csrf = await form(http, '/admin/clients/new');
+    const created = await http.post('/admin/clients', new URLSearchParams([
+      ['_csrf', csrf], ['client_id', `batch-${kind}`], ['client_name', 'Batch'], ['grant_types', 'client_credentials'], ['token_endpoint_auth_method', 'client_secret_basic'],
+    ]));
+    expect(created.status).toBe(200);
+    const old = /Client secret ([A-Za-z0-9_-]{20,})/.exec(textOf(await created.text()))![1];
+    const token = (secret: string) => fetch(`${t.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`batch-${kind}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    }).then((r) => r.status);
+    const confirm = await (await http.get(`/admin/clients/batch-${kind}/secret`)).text();
+    expect(confirm).toContain('name="grace_seconds"');
+    // A grace the form doesn't offer is refused, and nothing rotates.
+    const odd = await http.post(`/admin/clients/batch-${kind}/secret`, { _csrf: csrfOf(confirm), grace_seconds: '99999999' });
+    expect(odd.status).toBe(400);
+    expect(textOf(await odd.text())).toContain('Choose how long the current secret keeps working');
+    const rotated = await http.post(`/admin/clients/batch-${kind}/secret`, { _csrf: csrfOf(confirm), grace_seconds: '3600' });
+    expect(rotated.status).toBe(200);
+    const fresh = /Client secret ([A-Za-z0-9_-]{20,})/.exec(textOf(await rotated.text()))![1];
+    expect(fresh).not.toBe(old);
+    await new Promise((r) => setTimeout(r, 1100)); // the provider's one-second client cache
+    expect(await token(fresh)).toBe(200);
+    expect(await token(old)).toBe(200); // within the grace period
+    const events = await t.store.audit.list({ type: 'admin.client_secret_rotated', clientId: `batch-${kind}` });
+    expect(events).toHaveLength(1);
+    expect(events[0].accountId).toBe(admin.id);
+    expect(events[0].detail).toMatchObject({ via: 'console', admin: admin.id, grace_seconds: 3600 });
+    expect(await t.store.audit.list({ type: 'admin.client_created', clientId: `batch-${kind}` })).toHaveLength(1);
+  });
+
   it('finds users by email, name or phone, shows factors and sessions but no secret, and acts on them (audited)', async () => {
     const { admin, http } = await adminBrowser();
     const target = await account({ sms: true, name: 'Zebedee Quill' });
