@@ -69,6 +69,15 @@ function checkpoint(file: string) {
   c.close();
 }
 
+/** The files under `dir` this process still has mapped into memory (SQLite maps the -shm while it has the database open). */
+function mappedUnder(dir: string): string[] {
+  return fs
+    .readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`${dir}/`))
+    .map((l) => l.slice(l.indexOf('/')));
+}
+
 function capturingLogger() {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
@@ -119,6 +128,7 @@ describe('a deleted database', () => {
     checkpoint(db(there));
     fs.copyFileSync(db(there), db(here));
     await expect(build(here)).rejects.toThrow(new RegExp(`is store ${markerOf(there).storeId}, but .*store ${markerOf(here).storeId}.*different database`));
+    expect(mappedUnder(here)).toEqual([]); // the refused database was let go (see 'a stopped store')
   });
 
   it('a fresh directory, and a store of a version before markers, start and get their marker', async () => {
@@ -148,6 +158,7 @@ describe('a deleted database', () => {
     const later = await new ClientService(s.store, s.box, s.provider).create({ client_name: 'Later', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'openid' });
     await t.stop({ keepData: true });
     expect(captured.lines.some((l) => l.event === 'store.written_back')).toBe(true);
+    expect(mappedUnder(dataDir)).toEqual([]); // nothing of the deleted file's connection is left to close later
 
     const again = await startTessera({ dataDir });
     try {
@@ -159,14 +170,36 @@ describe('a deleted database', () => {
   });
 });
 
+describe('a stopped store', () => {
+  // libsql's close() kept the connection open while the store's prepared statements lived: the garbage
+  // collector closed it later, touching the -shm it still had mapped. When the next server on these files
+  // had truncated or recreated the -shm by then, this process died of SIGBUS (it killed this file's
+  // vitest worker, in the -shm truncation test below, after an earlier test had stopped a server there).
+  it('lets go of its files: nothing of them stays mapped into the process', async () => {
+    const dataDir = tempDir();
+    const t = await startTessera({ dataDir });
+    const s = t.built.services;
+    await new ClientService(s.store, s.box, s.provider).create({ client_name: 'C', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'openid' });
+    expect((await fetch(`${t.issuer}/readyz`)).status).toBe(200);
+    expect(mappedUnder(dataDir).some((f) => f.endsWith('tessera.db-shm'))).toBe(true); // what a running store holds
+    await t.stop({ keepData: true });
+    expect(mappedUnder(dataDir)).toEqual([]);
+  });
+});
+
 describe('files the process cannot write', () => {
   it('an unwritable -shm stops the start with a message naming it (SQLite only said "attempt to write a readonly database")', async () => {
     const dataDir = tempDir();
     await seed(dataDir);
+    // A clean stop removes the -shm; one is left by a server killed (as here) or still running, e.g. as another user.
+    const killed = await spawnTessera({ dataDir });
+    await killed.waitFor('Tessera listening');
+    killed.child.kill('SIGKILL');
+    await killed.exited;
     expect(fs.existsSync(`${db(dataDir)}-shm`)).toBe(true);
     makeUnwritable(`${db(dataDir)}-shm`);
     await expect(build(dataDir)).rejects.toThrow(/can't be written by this process .*tessera\.db-shm \(E(PERM|ACCES)\).*give them to the user Tessera runs as/);
-  });
+  }, 120_000);
 });
 
 describe('a damaged database', () => {

@@ -11,6 +11,13 @@
 // from the WAL, as after a crash). Under traffic a truncation can still win that race: nothing in a
 // process can catch SIGBUS. A database file deleted while running is written back from the open
 // connection when the server stops (closeWritingBack), so a clean restart finds it.
+//
+// Closing needs care too (closeDatabase): libsql's close() leaves the SQLite connection open while any
+// statement prepared on it is alive, and the store keeps its statements for its whole life. The real
+// close then comes later, whenever the garbage collector finalizes them, with the -shm still mapped:
+// a -shm truncated or recreated meanwhile (by the next server on these files, the CLI, a tool) kills
+// the process that had closed it with SIGBUS at that late close, and that close, as the last
+// connection, also checkpoints and removes the -wal by its path.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SqliteDb } from './index.ts';
@@ -141,13 +148,30 @@ function regrow(file: string, size: number) {
 }
 
 /**
+ * Closes the connection so that nothing of it stays on the files: leaving WAL mode does now what the last
+ * connection's close would do (checkpoint, remove the -wal and -shm, unmap the -shm), so the late close
+ * that libsql leaves to the garbage collector has nothing left to touch. With another connection open
+ * (the CLI beside the server) SQLite refuses at once (busy_timeout 0): this one wasn't the last, the WAL
+ * stays theirs, and only its mapping of the -shm lingers until the collector closes it.
+ */
+export function closeDatabase(db: SqliteDb): void {
+  try {
+    db.exec('PRAGMA busy_timeout = 0');
+    db.exec('PRAGMA journal_mode = DELETE');
+  } catch {
+    // SQLITE_BUSY: not the last connection (see above).
+  }
+  db.close();
+}
+
+/**
  * Closes a database whose file was deleted while it ran, writing it back to its path first: a copy of
  * the open database (VACUUM INTO, through this connection, so it holds every commit) is renamed into
  * place once the connection is closed. Nothing is written over a file that appeared there meanwhile.
  */
 export function closeWritingBack(db: SqliteDb, file: string, log?: Logger): void {
   if (fs.existsSync(file)) {
-    db.close();
+    closeDatabase(db);
     return;
   }
   const copy = `${file}.restored-${process.pid}`;
@@ -155,12 +179,12 @@ export function closeWritingBack(db: SqliteDb, file: string, log?: Logger): void
     fs.rmSync(copy, { force: true });
     db.prepare('VACUUM INTO ?').run(copy);
   } catch (err) {
-    db.close();
+    closeDatabase(db);
     fs.rmSync(copy, { force: true });
     log?.error({ event: 'store.write_back_failed', err }, `${file} was deleted while running and could not be written back: its data is lost`);
     return;
   }
-  db.close(); // the last connection: SQLite checkpoints into the deleted file and removes the -wal path
+  closeDatabase(db); // the last connection: SQLite checkpoints into the deleted file and removes the -wal path
   if (fs.existsSync(file)) {
     log?.error({ event: 'store.write_back_skipped', copy }, `${file} was deleted while running; another file is there now, so the data is left in ${copy}`);
     return;

@@ -23,7 +23,7 @@ import { sqliteKeys, sqliteAudit } from './misc.ts';
 import type { Logger } from '../../log.ts';
 import { StoreRefusedError } from './refused.ts';
 import { refuseMissingDatabase, identifyStore, INIT_STORE_ENV } from './marker.ts';
-import { assertWritable, databaseExists, DatabaseFiles, closeWritingBack } from './files.ts';
+import { assertWritable, databaseExists, DatabaseFiles, closeWritingBack, closeDatabase } from './files.ts';
 import { checkIntegrity } from './integrity.ts';
 import { isStoreCorrupt } from '../unavailable.ts';
 
@@ -74,7 +74,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     // open descriptor, silently, until the restart finds it gone: readiness watches the files.
     if (!memory) files = new DatabaseFiles(opts.file);
   } catch (err) {
-    db.close();
+    closeDatabase(db);
     throw refusalFor(err, opts.file) ?? err;
   }
   return sqliteStore(db, opts, files, existed);
@@ -169,8 +169,11 @@ function sqliteStore(db: SqliteDb, opts: SqliteStoreOptions, files: DatabaseFile
     },
     async close() {
       artifacts.close();
+      // Closing touches the -shm (./files.ts closeDatabase): one truncated since the last check is grown
+      // back first, and a deletion not noticed yet is written back.
+      files?.check();
       if (files?.databaseDeleted) closeWritingBack(db, opts.file, opts.log);
-      else db.close();
+      else closeDatabase(db); // not db.close(): libsql would leave the files to the garbage collector (./files.ts)
     },
   };
 }
