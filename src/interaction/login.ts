@@ -19,7 +19,7 @@ const ACCOUNT_LOCKED =
 const GENERIC_FAILURE = 'That email and password don’t match an account. Check them and try again.';
 
 export function pageLocals(l: Loaded, extra: Record<string, unknown> = {}) {
-  return { uid: l.uid, clientName: l.client.name, clientId: l.client.id, ...extra };
+  return { uid: l.uid, clientName: l.client.name, clientId: l.client.id, clientLogo: l.client.logo, clientPolicy: l.client.policyUri, clientTos: l.client.tosUri, ...extra };
 }
 
 /** GET /interaction/:uid — shows the step this sign-in is at. */
