@@ -370,6 +370,16 @@ describe('accessibility of every hosted page (axe-core, both themes, 390 and 128
     await sweep('error: not found');
   }, 240_000);
 
+  it('an app whose logo can’t be fetched is shown by its name alone', async () => {
+    const broken = await registerClient(j.clients, j.rpServer, { client_name: 'Broken Logo App', logo_uri: `${logoBase}/missing.png` });
+    const rp = await RelyingParty.discover(j.t.issuer, j.rpServer, broken.client_id, broken.client_secret);
+    await page.context().clearCookies();
+    await page.goto((await rp.start()).url.href);
+    await expectHeading(page, 'Sign in');
+    expect(await page.locator('img.client-logo').count()).toBe(0);
+    expect(await page.locator('p.client').innerText()).toContain('Broken Logo App');
+  }, 120_000);
+
   it('sign-in by keyboard alone, with a visible focus ring', async () => {
     const u = await user();
     await page.context().clearCookies();
