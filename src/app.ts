@@ -173,7 +173,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   };
 
   recordBrowserSightings(services, provider);
-  await ensureAccountClient(store, config.issuer);
+  await ensureAccountClient(store, config.issuer, branding.name);
   await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 
   const app = new Koa();

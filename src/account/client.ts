@@ -5,9 +5,10 @@ import { FIRST_PARTY } from '../oidc/client-metadata.ts';
 
 export const ACCOUNT_CLIENT_ID = 'tessera-account';
 
-export async function ensureAccountClient(store: Store, issuer: string): Promise<void> {
+/** `product`: the brand name (BRAND_NAME): the account pages' client is named after it ("Acme ID account"). */
+export async function ensureAccountClient(store: Store, issuer: string, product = 'Tessera'): Promise<void> {
   const metadata = {
-    client_name: 'Tessera account',
+    client_name: `${product} account`,
     redirect_uris: [`${issuer}/account/callback`],
     post_logout_redirect_uris: [`${issuer}/`],
     response_types: ['none'],

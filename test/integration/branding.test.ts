@@ -51,6 +51,8 @@ describe('branding from config', () => {
 
     const css = await (await fetch(new URL(theme!, t.issuer))).text();
     expect(css).toContain('--brand: #c81e5a;');
+    // The account pages' own client carries the brand too ("Signing in to Acme ID account").
+    expect((await t.store.clients.find('tessera-account'))?.metadata.client_name).toBe('Acme ID account');
   });
 
   it('darkens a brand colour that white button text can’t be read on, and says so', async () => {
