@@ -8,6 +8,7 @@ import path from 'node:path';
 import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { solidPng } from '../support/png.ts';
 import { contrast } from '../../src/branding/colour.ts';
+import { spawnTessera } from '../support/tessera-process.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-brand-'));
 const file = (name: string, content: string | Buffer) => {
@@ -103,4 +104,12 @@ describe('branding from config', () => {
       expect(err?.constructor.name).toBe('ConfigError');
     });
   }
+
+  it('the server process says what is wrong with BRAND_LOGO and exits 2, without a stack trace', async () => {
+    const p = await spawnTessera({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-brand-proc-')), env: { BRAND_LOGO: file('notes.png', 'just text') } });
+    const { code } = await p.exited;
+    expect(code).toBe(2);
+    expect(p.output()).toMatch(/BRAND_LOGO \(brand\.logo\): .*notes\.png: not a PNG, JPEG, WebP or SVG image/);
+    expect(p.output()).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });
