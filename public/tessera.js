@@ -1,10 +1,17 @@
 // Progressive enhancement only: counts down the resend cooldown and re-enables the button.
-// Every page works without it.
+// Every page works without it. The ticking number is not a live region (a screen reader would read it out
+// every second); one polite status message says when a new code can be asked for.
 document.querySelectorAll('button[data-cooldown]').forEach((button) => {
   let left = Number(button.getAttribute('data-cooldown')) || 0;
   const label = button.parentElement && button.parentElement.querySelector('.cooldown-seconds');
   const hint = button.parentElement && button.parentElement.querySelector('.cooldown');
   if (left <= 0) return;
+  if (hint) hint.setAttribute('aria-live', 'off');
+  // The status region exists (empty) from the start: text put into a region that is already there is announced.
+  const status = document.createElement('p');
+  status.className = 'sr-only';
+  status.setAttribute('role', 'status');
+  button.insertAdjacentElement('afterend', status);
   const timer = setInterval(() => {
     left -= 1;
     if (label) label.textContent = String(left);
@@ -12,6 +19,7 @@ document.querySelectorAll('button[data-cooldown]').forEach((button) => {
       clearInterval(timer);
       button.disabled = false;
       if (hint) hint.remove();
+      status.textContent = button.getAttribute('data-ready') || 'You can ask for a new code now.';
     }
   }, 1000);
 });

@@ -51,6 +51,9 @@ import { ClientService } from './admin/clients.ts';
 import { syncDemoClient } from './admin/demo-client.ts';
 import { adminApi, isAdminApiPath } from './admin-api/index.ts';
 import type { Services } from './services.ts';
+import { loadBranding } from './branding/brand.ts';
+import { ClientLogos } from './branding/client-logos.ts';
+import { brandingRoutes, brandUrls, isBrandingPath } from './http/branding.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 const FORM_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin'];
@@ -86,6 +89,9 @@ export async function buildCore(config: Config, opts: { store?: Store; log?: Log
 
 export async function buildApp(config: Config, opts: { store?: Store; log?: Logger } = {}): Promise<Built> {
   const log = opts.log ?? createLogger(config.logLevel);
+  // The brand logo is read and checked first: a bad BRAND_LOGO stops the start before the store is touched.
+  const branding = loadBranding(config.brand);
+  if (branding.notice) log.warn({ event: 'config.brand_color_adjusted' }, branding.notice);
   const opened = opts.store ?? (await openStore(config, log));
   // The server's claim on the store (the embedded one: its lock, integrity check and artifact index)
   // before anything reads it: a second server or a damaged file stops the start here, clearly.
@@ -108,7 +114,16 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, timeoutSeconds: config.mail.timeoutSeconds, outbox, log });
   const sms = createSmsSender({ vonage: config.sms.vonage, timeoutSeconds: config.sms.timeoutSeconds, outbox, log });
   const acr = new AcrModel(config.acr);
-  const render = createRenderer({ csrfKeys: keys.cookieKeys, devOutbox: Boolean(outbox), productName: config.brand.name, cache: config.env !== 'development' });
+  const render = createRenderer({
+    csrfKeys: keys.cookieKeys, devOutbox: Boolean(outbox), productName: branding.name, cache: config.env !== 'development',
+    brand: { ...brandUrls(branding), support: branding.support },
+  });
+  // Client logos are fetched from loopback only by a test or development server whose issuer is on loopback.
+  const issuerHost = new URL(config.issuer).hostname;
+  const clientLogos = new ClientLogos({
+    allowLoopback: config.env !== 'production' && (issuerHost === 'localhost' || /^127\./.test(issuerHost) || issuerHost === '[::1]'),
+    onRefused: (url, reason) => log.info({ event: 'client_logo.refused', url: url.slice(0, 200), reason }, 'client logo not shown'),
+  });
   const audit: Services['audit'] = async (type, accountId, ip, detail = {}) => {
     await store.audit.record({ type, accountId, ip, detail });
     if (/refused|failed|unmet/.test(type)) log.warn({ event: type, accountId, ip, ...detail }, 'security event');
@@ -155,7 +170,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const accounts = new AccountService({ store, config, loginGuard, unlock });
   const recovery = new RecoveryCodes(store, box);
   const services: Services = {
-    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, metrics, cookieKeys: keys.cookieKeys,
+    config, store, log, provider, acr, render, outbox, box, audit, challenges, notices, metrics, cookieKeys: keys.cookieKeys, clientLogos,
     accounts,
     unlock,
     guards: new FormGuard(store, config.limits),
@@ -164,8 +179,8 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   };
 
   recordBrowserSightings(services, provider);
-  await ensureAccountClient(store, config.issuer);
-  await ensureAdminClient(store, config.issuer);
+  await ensureAccountClient(store, config.issuer, branding.name);
+  await ensureAdminClient(store, config.issuer, branding.name);
   await syncDemoClient({ enabled: config.demoClientEnabled, definition: config.demoClient, clients: new ClientService(store, box, provider), store, box, log });
 
   const app = new Koa();
@@ -196,6 +211,17 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token
   // path stays three middleware short of it.
+  const brandingChain = compose([
+    readOnly,
+    brandingRoutes({
+      branding,
+      logos: clientLogos,
+      async clientLogoUri(id) {
+        const uri = (await store.clients.find(id))?.metadata.logo_uri;
+        return typeof uri === 'string' ? uri : null;
+      },
+    }),
+  ] as Koa.Middleware[]);
   const statics = compose([readOnly, mount('/static', serve(PUBLIC, { maxage: 3600_000, gzip: false }))] as Koa.Middleware[]);
   const pageChain = compose([
     common,
@@ -237,6 +263,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     if (isAdminApiPath(ctx.path)) return api(ctx, next);
     if (scrape && ctx.path === METRICS_PATH) return scrape(ctx, next);
     if (ctx.path.startsWith('/static/')) return statics(ctx, next);
+    if (isBrandingPath(ctx.path)) return brandingChain(ctx, next);
     if (isPagePath(ctx.path)) return pageChain(ctx, next);
     return protocol(ctx, next);
   });

@@ -72,6 +72,11 @@ async function main() {
 }
 
 main().catch((err) => {
+  // A config error found while building (a bad BRAND_LOGO file): said like any other, exit 2.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`Tessera failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -16,6 +16,7 @@ import type { AccountUnlock } from './guard/unlock.ts';
 import type { SecurityNotices } from './notify/notices.ts';
 import type { FactorRegistry } from './factors/registry.ts';
 import type { Metrics } from './ops/metrics.ts';
+import type { ClientLogos } from './branding/client-logos.ts';
 
 export interface Services {
   config: Config;
@@ -39,5 +40,7 @@ export interface Services {
   metrics: Metrics;
   /** The cookie keys in use, current first (one live list: a rotation changes it in place, src/keys/). */
   cookieKeys: readonly string[];
+  /** Clients' logo_uri images, fetched once, checked, served from /client-logo/ (src/branding/client-logos.ts). */
+  clientLogos: ClientLogos;
   audit(type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>): Promise<void>;
 }

@@ -8,6 +8,7 @@ import type { AccountRecord } from '../store/ports.ts';
 import { field, clientIp } from '../interaction/context.ts';
 import { scopeWords } from '../interaction/consent.ts';
 import { BUILT_IN_CLIENTS } from '../admin/clients.ts';
+import { clientLogoUrl } from '../http/branding.ts';
 
 /** The grant itself, then what it issued (tokens, codes): a token checks its grant when used. */
 export async function endGrant(s: Services, grantId: string) {
@@ -66,13 +67,19 @@ export async function connectedApps(s: Services, a: AccountRecord): Promise<Conn
     out.push({
       clientId,
       name: typeof meta.client_name === 'string' && meta.client_name ? meta.client_name : clientId,
-      logo: typeof meta.logo_uri === 'string' && /^https:\/\//.test(meta.logo_uri) ? meta.logo_uri : null,
+      logo: await servedLogo(s, clientId, meta.logo_uri),
       scopes: [...e.scopes],
       since: e.since === null ? null : new Date(e.since),
       grants: e.grants,
     });
   }
   return out.sort((x, y) => x.name.localeCompare(y.name));
+}
+
+/** The client's logo as Tessera serves it (a third-party URL would be blocked by the pages' CSP anyway). */
+async function servedLogo(s: Services, clientId: string, uri: unknown): Promise<string | null> {
+  const logo = typeof uri === 'string' ? await s.clientLogos.get(uri) : null;
+  return logo ? clientLogoUrl(clientId, logo.version) : null;
 }
 
 /** Forgets what the account allowed the app and ends every grant of it (tokens included). */

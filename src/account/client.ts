@@ -19,9 +19,10 @@ export async function ensureBuiltInClient(store: Store, clientId: string, metada
   }
 }
 
-export async function ensureAccountClient(store: Store, issuer: string): Promise<void> {
+/** `product`: the brand name (BRAND_NAME): the account pages' client is named after it ("Acme ID account"). */
+export async function ensureAccountClient(store: Store, issuer: string, product = 'Tessera'): Promise<void> {
   await ensureBuiltInClient(store, ACCOUNT_CLIENT_ID, {
-    client_name: 'Tessera account',
+    client_name: `${product} account`,
     redirect_uris: [`${issuer}/account/callback`],
     post_logout_redirect_uris: [`${issuer}/`],
     response_types: ['none'],

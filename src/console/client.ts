@@ -7,9 +7,9 @@ import { ensureBuiltInClient } from '../account/client.ts';
 
 export const ADMIN_CLIENT_ID = 'tessera-admin';
 
-export async function ensureAdminClient(store: Store, issuer: string): Promise<void> {
+export async function ensureAdminClient(store: Store, issuer: string, product = 'Tessera'): Promise<void> {
   await ensureBuiltInClient(store, ADMIN_CLIENT_ID, {
-    client_name: 'Tessera admin console',
+    client_name: `${product} admin console`,
     redirect_uris: [`${issuer}/admin/callback`],
     post_logout_redirect_uris: [`${issuer}/`],
     response_types: ['none'],

@@ -14,7 +14,13 @@ export interface Renderer {
   (ctx: Context, view: string, locals?: Record<string, unknown>, status?: number): void;
 }
 
-export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: boolean; productName?: string; cache: boolean }): Renderer {
+export interface BrandLocals {
+  logo: string | null;
+  theme: string | null;
+  support: { text: string; href: string | null } | null;
+}
+
+export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: boolean; productName?: string; brand?: BrandLocals; cache: boolean }): Renderer {
   return (ctx, view, locals = {}, status = 200) => {
     let tpl = opts.cache ? cache.get(view) : undefined;
     if (!tpl) {
@@ -25,6 +31,9 @@ export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: b
       csrf: csrfToken(ctx, opts.csrfKeys),
       devOutbox: opts.devOutbox,
       product: opts.productName ?? 'Tessera',
+      brandLogo: opts.brand?.logo ?? null,
+      brandTheme: opts.brand?.theme ?? null,
+      support: opts.brand?.support ?? null,
       errors: {},
       values: {},
       requestId: (ctx.state as { requestId?: string } | undefined)?.requestId ?? null,

@@ -7,7 +7,7 @@ export const PAGE_CSP = [
   "script-src 'self'",
   "style-src 'self'",
   // https: an app's logo (logo_uri, set by an admin) on the sign-in and consent pages.
-  "img-src 'self' data: https:",
+  "img-src 'self' data:",
   "font-src 'self'",
   "connect-src 'self'",
   "object-src 'none'",

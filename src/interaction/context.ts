@@ -12,6 +12,7 @@ import { demandOf } from '../oidc/provider.ts';
 import { AcrModel, AMR } from '../oidc/acr.ts';
 import { decideStep, type Step } from '../factors/decide.ts';
 import { clientMeta } from '../oidc/client-metadata.ts';
+import { clientLogoUrl } from '../http/branding.ts';
 import { loadProgress, saveProgress, clearProgress, SESSION_METHODS_MODEL, type LoginProgress } from './progress.ts';
 
 export type Details = Awaited<ReturnType<Services['provider']['interactionDetails']>>;
@@ -19,7 +20,7 @@ export type Details = Awaited<ReturnType<Services['provider']['interactionDetail
 export interface Loaded {
   uid: string;
   details: Details;
-  client: { id: string; name: string; meta: Record<string, unknown> };
+  client: { id: string; name: string; meta: Record<string, unknown>; logo: string | null; policyUri: string | null; tosUri: string | null };
   expiresAt: Date;
   demand: ReturnType<typeof demandOf>;
 }
@@ -35,13 +36,24 @@ export async function loadInteraction(s: Services, ctx: Context): Promise<Loaded
   const client = await s.provider.Client.find(String(details.params.client_id));
   if (!client) throw new SessionExpired();
   const meta = clientMeta(client);
+  // The logo as Tessera serves it (fetched once and checked; none when that failed): pages stay img-src 'self'.
+  const logo = typeof meta.logo_uri === 'string' ? await s.clientLogos.get(meta.logo_uri) : null;
   return {
     uid: details.uid,
     details,
-    client: { id: client.clientId, name: String(meta.client_name ?? client.clientId), meta },
+    client: {
+      id: client.clientId, name: String(meta.client_name ?? client.clientId), meta,
+      logo: logo ? clientLogoUrl(client.clientId, logo.version) : null,
+      policyUri: webUrl(meta.policy_uri), tosUri: webUrl(meta.tos_uri),
+    },
     expiresAt: new Date(details.exp * 1000),
     demand: demandOf(s.acr, details.params as Record<string, unknown>, parseClaims(details.params.claims), meta),
   };
+}
+
+/** An http(s) URL a page may link to, else null (never a javascript: or data: link). */
+function webUrl(v: unknown): string | null {
+  return typeof v === 'string' && /^https?:\/\/[^\s]+$/i.test(v) ? v : null;
 }
 
 function parseClaims(claims: unknown): unknown {

@@ -20,13 +20,7 @@ const GENERIC_FAILURE = 'That email and password don’t match an account. Check
 const ACCOUNT_DISABLED = 'This account is disabled. Contact the administrator of this service.';
 
 export function pageLocals(l: Loaded, extra: Record<string, unknown> = {}) {
-  return { uid: l.uid, clientName: l.client.name, clientId: l.client.id, clientLinks: clientLinks(l.client.meta), ...extra };
-}
-
-/** The app's logo, privacy policy and terms (set by an admin) for the sign-in and consent pages: https addresses only. */
-function clientLinks(meta: Record<string, unknown>) {
-  const https = (v: unknown) => (typeof v === 'string' && /^https:\/\/[^\s"'<>]+$/.test(v) && v.length <= 2000 ? v : null);
-  return { logo: https(meta.logo_uri), policy: https(meta.policy_uri), tos: https(meta.tos_uri) };
+  return { uid: l.uid, clientName: l.client.name, clientId: l.client.id, clientLogo: l.client.logo, clientPolicy: l.client.policyUri, clientTos: l.client.tosUri, ...extra };
 }
 
 /** GET /interaction/:uid — shows the step this sign-in is at. */

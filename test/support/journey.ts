@@ -16,8 +16,8 @@ export interface Journey {
   stop(): Promise<void>;
 }
 
-export async function startJourney(clientMetadata: Record<string, unknown> = {}): Promise<Journey> {
-  const t = await startTessera();
+export async function startJourney(clientMetadata: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<Journey> {
+  const t = await startTessera({ env });
   const s = t.built.services;
   const clients = new ClientService(s.store, s.box, s.provider);
   const rpServer = await new RpServer().start();
