@@ -2,6 +2,7 @@
 // off, recovery codes, password. Each of those needs a fresh proof first (reauth.ts). The page reads the IdP's own session; signing in goes through the normal OIDC
 // flow of the built-in first-party client `tessera-account` (response_type=none).
 import Router from '@koa/router';
+import { pageLocale } from '../http/locale.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
@@ -82,7 +83,7 @@ export function accountRouter(s: Services): Router {
     if (!parsed.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: parsed.error } }, 400);
     if (parsed.e164 === a.phoneNumber && a.phoneNumberVerified)
       return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: 'This number is already verified on your account.' } }, 400);
-    const started = await s.challenges.start({ purpose: 'phone-verify', accountId: a.id, channel: 'sms', destination: parsed.e164, context: CONTEXT, ip: clientIp(ctx) });
+    const started = await s.challenges.start({ purpose: 'phone-verify', accountId: a.id, channel: 'sms', destination: parsed.e164, context: CONTEXT, ip: clientIp(ctx), locale: pageLocale(ctx) });
     if (!started.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: startFailure(started) } }, 503);
     ctx.redirect('/account/phone/verify');
   }));
@@ -115,7 +116,7 @@ export function accountRouter(s: Services): Router {
   const resend = (purpose: 'phone-verify') => withProof('/account/phone', async (ctx, a) => {
     const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
     if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
-    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
+    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx), locale: pageLocale(ctx) });
     if (res.ok) return verifyPage(ctx, a, purpose, {}, 200, 'We sent a new code.');
     const failure = resendFailure(res);
     return verifyPage(ctx, a, purpose, { code: failure.message }, failure.status);

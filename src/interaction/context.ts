@@ -8,6 +8,7 @@ import { KnownBrowsers } from '../notify/known-browsers.ts';
 import { describeUserAgent } from '../notify/user-agent.ts';
 import { browserId } from './browser-id.ts';
 import { SessionExpired } from '../errors.ts';
+import { useInteractionLocale, pageLocale } from '../http/locale.ts';
 import { demandOf } from '../oidc/provider.ts';
 import { AcrModel, AMR } from '../oidc/acr.ts';
 import { decideStep, type Step } from '../factors/decide.ts';
@@ -35,6 +36,7 @@ export async function loadInteraction(s: Services, ctx: Context): Promise<Loaded
   const client = await s.provider.Client.find(String(details.params.client_id));
   if (!client) throw new SessionExpired();
   const meta = clientMeta(client);
+  useInteractionLocale(ctx, details.params as Record<string, unknown>, (details as { iat?: number }).iat);
   return {
     uid: details.uid,
     details,
@@ -59,7 +61,7 @@ export function clientIp(ctx: Context): string {
 
 /** Where a request came from, for security notices: the client's address and its browser's User-Agent. */
 export function originOf(ctx: Context): Origin {
-  return { ip: clientIp(ctx), userAgent: ctx.get('user-agent').slice(0, 512) || null };
+  return { ip: clientIp(ctx), userAgent: ctx.get('user-agent').slice(0, 512) || null, locale: pageLocale(ctx) };
 }
 
 export type NextStep = Step;

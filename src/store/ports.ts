@@ -22,6 +22,8 @@ export interface AccountRecord {
   factors: FactorRecord[];
   /** The second step to show first when several are enabled; null = the default order. */
   preferredMfa: SecondFactorType | null;
+  /** The language picked at sign-up or later (a catalogue name, e.g. "fr"); emails and texts use it. Absent: not chosen. */
+  locale?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

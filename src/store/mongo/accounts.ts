@@ -15,6 +15,7 @@ function toAccount(d: AccountDoc): AccountRecord {
     phoneNumberVerified: Boolean(d.phoneNumberVerified),
     factors: Array.isArray(d.factors) ? d.factors.map(toFactor) : factorsFromLegacy(d, () => randomId(9)),
     preferredMfa: (d.preferredMfa ?? null) as AccountRecord['preferredMfa'],
+    ...(d.locale ? { locale: d.locale } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -86,6 +87,7 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
           phoneNumberVerified: a.phoneNumberVerified,
           factors: a.factors,
           preferredMfa: a.preferredMfa,
+          ...(a.locale ? { locale: a.locale } : {}),
           createdAt: a.createdAt,
           updatedAt: a.updatedAt,
         });

@@ -21,6 +21,7 @@ export interface AccountDoc {
   /** Moves on with every change of `factors` (compare-and-set for single-use changes). */
   factorsVersion?: number;
   preferredMfa?: string | null;
+  locale?: string | null;
   /** Before factor records: migrated at open (mongo/accounts.ts migrateAccounts). */
   mfa?: string[];
   recoveryCodes?: string[];
@@ -40,6 +41,7 @@ const accountSchema = new Schema<AccountDoc>(
     factors: { type: [Schema.Types.Mixed], default: undefined },
     factorsVersion: { type: Number, default: 0 },
     preferredMfa: { type: String, default: null },
+    locale: { type: String, default: undefined },
     // Legacy fields, read and removed by the migration only.
     mfa: { type: [String], default: undefined },
     recoveryCodes: { type: [String], default: undefined },
