@@ -2,7 +2,8 @@
 // off, recovery codes, password. Each of those needs a fresh proof first (reauth.ts). The page reads the IdP's own session; signing in goes through the normal OIDC
 // flow of the built-in first-party client `tessera-account` (response_type=none).
 import Router from '@koa/router';
-import { pageLocale } from '../http/locale.ts';
+import { pageLocale, rememberLocale } from '../http/locale.ts';
+import { isSupported } from '../i18n/catalogue.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
@@ -160,9 +161,13 @@ export function accountRouter(s: Services): Router {
   r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
   r.post('/profile', withAccount(async (ctx, a) => {
     const name = field(ctx, 'name', 200).trim();
+    // The account's language (emails and texts follow it); the pages follow it too from now on.
+    const locale = field(ctx, 'locale', 16);
+    const chosen = isSupported(locale) ? locale : undefined;
     if (!name || name.length > 100)
-      return s.render(ctx, 'account/profile', { account: a, values: { name }, errors: { name: name ? 'Use at most 100 characters.' : 'Enter your name.' } }, 400);
-    await s.store.accounts.update(a.id, { name });
+      return s.render(ctx, 'account/profile', { account: a, values: { name, locale: chosen }, errors: { name: name ? 'Use at most 100 characters.' : 'Enter your name.' } }, 400);
+    await s.store.accounts.update(a.id, { name, ...(chosen ? { locale: chosen } : {}) });
+    if (chosen) rememberLocale(ctx, chosen);
     ctx.redirect('/account?done=profile');
   }));
   r.get('/password', withProof('/account/password', (ctx, a) => s.render(ctx, 'account/password', { account: a })));
@@ -190,6 +195,6 @@ const NOTICES: Record<string, string> = {
   ...DEVICE_NOTICES,
   phone: 'Your phone number is verified.',
   email: 'Your email address was changed.',
-  profile: 'Your name was saved.',
+  profile: 'Your profile was saved.',
   password: 'Your password was changed.',
 };
