@@ -88,7 +88,7 @@ describe('message catalogues', () => {
       resendFailure({ ok: false, reason: 'cooldown', retryAfterSeconds: 12 }).message,
       passwordProblem('short'), passwordProblem('aaaaaaaaaaaa'), passwordProblem('password12345'),
       passwordProblem('anabelle-secret-words', { email: 'anabelle@example.com' }),
-      ...['', '12', '+33 1 23 45 67 89', '+1 900 555 0100'].map((p) => { const r = parsePhone(p, 'FR'); return r.ok ? null : r.error; }),
+      ...['', '12', '+33 1 23 45 67 89', '+1 900 555 0100', '+44 7700 900123'].map((p) => { const r = parsePhone(p, 'FR', []); return r.ok ? null : r.error; }),
       ...[sms, email].flatMap((f) => [f.name, f.offer, f.words.title, f.words.lead('x'), f.words.label, ...Object.values(f.enrolment.words)]),
       recovery.name, recovery.offer, recovery.words.title, recovery.words.lead(null), recovery.words.label,
       ...['openid', 'profile', 'email', 'phone', 'offline_access'].map(scopeWords),
