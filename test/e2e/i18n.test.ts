@@ -183,5 +183,20 @@ describe('the account’s language for its mail and texts', () => {
     expect(notice.subject).toBe('Se añadió un número de teléfono a tu cuenta');
     expect(notice.contentType).toBe('multipart/alternative');
     expect(notice.text).toContain('Cuándo:');
+
+    // Signed in: a choice in the switcher, or on the profile page, becomes the account's language.
+    await page.goto(`${t.issuer}/account`);
+    await expectHeading(page, 'Your account');
+    await page.getByRole('navigation', { name: 'Language' }).getByRole('button', { name: 'Deutsch' }).click();
+    await expectHeading(page, 'Ihr Konto');
+    expect((await t.store.accounts.findByEmail(email))!.locale).toBe('de');
+    await page.click('text=Sprache ändern');
+    await expectHeading(page, 'Ihr Profil');
+    await page.selectOption('#locale', 'fr');
+    await page.click('button:has-text("Speichern")');
+    await expectHeading(page, 'Votre compte');
+    expect(await page.locator('.alert-ok').innerText()).toBe('Votre profil a été enregistré.');
+    expect((await t.store.accounts.findByEmail(email))!.locale).toBe('fr');
+    await shots('i18n-account-fr');
   });
 });
