@@ -45,7 +45,7 @@ interface Confirming {
 function confirmingOf(s: Services, p: LoginProgress | null, account: AccountRecord | null): Confirming | null {
   if (p?.registration) {
     const r = p.registration;
-    return { accountId: p.accountId, email: r.email, name: r.name, notice: r.taken ? registrationAttemptNotice(s, r.email) : undefined };
+    return { accountId: p.accountId, email: r.email, name: r.name, notice: r.taken ? registrationAttemptNotice(r.email) : undefined };
   }
   return account ? { accountId: account.id, email: account.email, name: account.name } : null;
 }
@@ -128,7 +128,7 @@ export async function resendEmailCode(s: Services, ctx: Context) {
 }
 
 /** What the owner of a taken address receives when someone tries to register it. */
-function registrationAttemptNotice(_s: Services, email: string) {
+function registrationAttemptNotice(email: string) {
   return (o: TextOptions) => addressInUseMessage('registration', email, o);
 }
 

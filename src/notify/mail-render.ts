@@ -41,7 +41,7 @@ export function renderMail(parts: MailParts, opts: { locale: string; brand: Bran
   const support = opts.brand.supportContact ? t('mail.support', { contact: opts.brand.supportContact }) : null;
   compiled ??= pug.compileFile(TEMPLATE);
   const html = compiled({
-    lang: opts.locale, product: opts.brand.name, color: opts.brand.primaryColor, codeLabel: t('mail.codeIs'),
+    lang: opts.locale, product: opts.brand.name, color: opts.brand.primaryColor,
     subject: parts.subject, greeting: parts.greeting, paragraphs: parts.paragraphs, code: parts.code, link: parts.link,
     after: parts.after ?? [], facts: parts.facts ?? [], closing: parts.closing ?? [], footer, support,
   });
