@@ -67,6 +67,7 @@ interface Pattern {
   key: string;
   re: RegExp;
   names: string[];
+  literal: number;
 }
 
 const exact = new Map<string, string>();
@@ -81,15 +82,20 @@ const patterns: Pattern[] = [];
         if (!exact.has(text)) exact.set(text, key);
         continue;
       }
+      // A text that is mostly placeholders ("{lead} {destination}.") would match anything: not an index.
+      const literal = text.replace(/\{\w+\}/g, '');
+      if (literal.replace(/[^\p{L}]/gu, '').length < 4) continue;
       const source = text.split(/(\{\w+\})/).map((part) => {
         const m = /^\{(\w+)\}$/.exec(part);
         if (!m) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
         names.push(m[1]);
         return m[1] === 'count' ? '(\\d+)' : '(.+?)';
       }).join('');
-      patterns.push({ key, re: new RegExp(`^${source}$`, 's'), names });
+      patterns.push({ key, re: new RegExp(`^${source}$`, 's'), names, literal: literal.length });
     }
   }
+  // The most specific pattern first: more fixed text, fewer ways to match by accident.
+  patterns.sort((a, b) => b.literal - a.literal);
 }
 
 /** The key and values behind an English text from the catalogue, or null. */
