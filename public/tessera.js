@@ -38,9 +38,9 @@ document.querySelectorAll('button[data-copy]').forEach((button) => {
   button.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(button.getAttribute('data-copy') || '');
-      button.textContent = 'Copied';
+      button.textContent = button.getAttribute('data-copied') || 'Copied';
     } catch {
-      button.textContent = 'Select and copy the codes above';
+      button.textContent = button.getAttribute('data-copy-failed') || 'Select and copy the codes above';
     }
   });
 });

@@ -22,6 +22,8 @@ import { AccountUnlock } from './guard/unlock.ts';
 import { setHashConcurrency } from './accounts/passwords.ts';
 import { AcrModel } from './oidc/acr.ts';
 import { createRenderer } from './http/render.ts';
+import { setDefaultLocale } from './http/locale.ts';
+import { localeRouter } from './account/locale.ts';
 import { createProvider, type ProviderPages } from './oidc/provider.ts';
 import type { RefreshReuseReport } from './oidc/refresh-reuse.ts';
 import { AccountService } from './accounts/service.ts';
@@ -56,21 +58,22 @@ import { ClientLogos } from './branding/client-logos.ts';
 import { brandingRoutes, brandUrls, isBrandingPath } from './http/branding.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
-const FORM_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin'];
-const PAGE_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin', '/email/', '/dev/', '/static/'];
+const FORM_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin', '/locale'];
+const PAGE_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin', '/email/', '/dev/', '/static/', '/locale'];
 // The admin API is JSON with bearer tokens: not a page, not a form (it has its own chain).
 const NOT_PAGES = ['/admin/api'];
 const under = (p: string, prefixes: string[]) => prefixes.some((prefix) => p.startsWith(prefix));
 const isPagePath = (p: string) => p === '/' || p === '/favicon.ico' || (under(p, PAGE_PREFIXES) && !under(p, NOT_PAGES));
 
 // What a person can act on, by OAuth error; the protocol detail is shown below it for the app's developer.
+// Catalogue keys (locales/*.json): the page shows them in its language.
 const FRIENDLY_ERRORS: Record<string, string> = {
-  invalid_client: 'This app isn’t registered here, so you can’t sign in to it. Contact the app’s support.',
-  invalid_redirect_uri: 'The app asked to send you back to an address it hasn’t registered. Contact the app’s support.',
-  invalid_request: 'The app sent an invalid sign-in request. Go back to the app and try again.',
-  session_not_found: 'This sign-in took too long or was already finished. Go back to the app and start again.',
-  invalid_token: 'This link is no longer valid. Go back to the app and start again.',
-  temporarily_unavailable: 'Signing in is temporarily unavailable. Please try again in a minute.',
+  invalid_client: 'error.oauth.invalid_client',
+  invalid_redirect_uri: 'error.oauth.invalid_redirect_uri',
+  invalid_request: 'error.oauth.invalid_request',
+  session_not_found: 'error.expired',
+  invalid_token: 'error.oauth.invalid_token',
+  temporarily_unavailable: 'error.oauth.temporarily_unavailable',
 };
 
 export interface Built {
@@ -114,6 +117,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   const mail = createMailSender({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, timeoutSeconds: config.mail.timeoutSeconds, outbox, log });
   const sms = createSmsSender({ vonage: config.sms.vonage, timeoutSeconds: config.sms.timeoutSeconds, outbox, log });
   const acr = new AcrModel(config.acr);
+  setDefaultLocale(config.i18n.defaultLocale);
   const render = createRenderer({
     csrfKeys: keys.cookieKeys, devOutbox: Boolean(outbox), productName: branding.name, cache: config.env !== 'development',
     brand: { ...brandUrls(branding), support: branding.support },
@@ -131,9 +135,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
 
   const pages: ProviderPages = {
     async error(ctx, out) {
-      const message = FRIENDLY_ERRORS[out.error] ?? 'The app sent an invalid sign-in request. Go back to the app and try again.';
+      const message = FRIENDLY_ERRORS[out.error] ?? 'error.oauth.invalid_request';
       const status = (ctx as { status: number }).status >= 400 ? (ctx as { status: number }).status : 400;
-      render(ctx as never, 'error', { title: 'We couldn’t sign you in', message, code: out.error, detail: out.error_description }, status);
+      render(ctx as never, 'error', { title: 'error.signIn', message, code: out.error, detail: out.error_description }, status);
     },
     async logoutConfirm(ctx, form) {
       const client = ctx.oidc.client;
@@ -163,7 +167,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   keys.start();
   const smsGuard = new SmsGuard(store, config.sms.limits);
   const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics });
-  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit });
+  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit, brand: config.brand, defaultLocale: config.i18n.defaultLocale });
   setHashConcurrency(config.limits.passwordHashConcurrency);
   const loginGuard = new LoginGuard(store, config.login);
   const unlock = new AccountUnlock({ store, config, challenges, loginGuard, audit, log });
@@ -206,7 +210,7 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
     }
     return next();
   };
-  const routers = [publicRouter(services), unlockRouter(services), interactionRouter(services), accountRouter(services), adminRouter(services)];
+  const routers = [publicRouter(services), unlockRouter(services), localeRouter(services), interactionRouter(services), accountRouter(services), adminRouter(services)];
   const toProvider = mount(provider);
   // Tessera's own pages (and their static files) live under a few prefixes and get the page chain; every
   // other path (token, userinfo, jwks, discovery, auth, ...) goes straight to the provider: the token

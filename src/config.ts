@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { SUPPORTED as SUPPORTED_LOCALES } from './i18n/catalogue.ts';
 import { DEFAULT_SMS_DENIED_PREFIXES, SMS_PREFIX_ENTRY, parseDeniedPrefixes } from './accounts/sms-ranges.ts';
 
 const CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'config');
@@ -182,6 +183,16 @@ export const ConfigSchema = z
         supportContact: z.string().trim().min(3).max(200).nullable().default(null), // an email address or a URL
       })
       .prefault({}),
+    // Languages of hosted pages, mails and texts (issue 15): one catalogue per language in locales/; the
+    // default speaks to a browser whose request names none of them.
+    i18n: z
+      .object({
+        defaultLocale: z
+          .string()
+          .default('en')
+          .refine((l) => SUPPORTED_LOCALES.includes(l), { message: `DEFAULT_LOCALE must be one of the catalogues in locales/ (${SUPPORTED_LOCALES.join(', ')})` }),
+      })
+      .prefault({}),
     tokens: z.object({
       accessTokenTtl: z.number().int().min(60),
       idTokenTtl: z.number().int().min(60),
@@ -301,6 +312,7 @@ const ENV: Record<string, [string, (v: string) => unknown]> = {
   BRAND_LOGO: ['brand.logo', String],
   BRAND_PRIMARY_COLOR: ['brand.primaryColor', String],
   BRAND_SUPPORT_CONTACT: ['brand.supportContact', String],
+  DEFAULT_LOCALE: ['i18n.defaultLocale', String],
 };
 
 function setPath(obj: Json, dotted: string, value: unknown) {

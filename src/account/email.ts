@@ -6,6 +6,9 @@
 // instead of a code (as registration does), so no code exists that could finish the change, and the
 // page never tells who has an account. Behind the fresh proof, like every change to how one signs in.
 import type Router from '@koa/router';
+import { pageLocale } from '../http/locale.ts';
+import { addressInUseMessage, type TextOptions } from '../notify/templates.ts';
+import { isSupported } from '../i18n/catalogue.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import { StoreConflictError, type AccountRecord } from '../store/ports.ts';
@@ -27,23 +30,12 @@ export function emailRoutes(s: Services, r: Router, w: Wrappers) {
   const form = (ctx: Context, a: AccountRecord, value = '', errors: Record<string, string> = {}, status = 200) =>
     s.render(ctx, 'account/email', { account: a, values: { email: value }, errors }, status);
 
-  /** What the owner of a taken address receives instead of a code. */
-  const takenNotice = (email: string) => {
-    const host = new URL(s.config.issuer).host;
-    return {
-      subject: 'Someone tried to use your email address',
-      text: [
-        'Hello,',
-        '',
-        `Someone signed in to another account at ${host} just asked to make this address (${email}) that account's email.`,
-        'This address already belongs to your account, so nothing was changed and no code was sent.',
-        '',
-        'If it was you: sign in to the account that has this address instead.',
-        'If it wasn’t you, you can ignore this email: your account is unchanged.',
-      ].join('\n'),
-    };
+  /** What the owner of a taken address receives instead of a code (in the owner's language when stored). */
+  const noticeFor = async (email: string) => {
+    const owner = await s.store.accounts.findByEmail(email);
+    if (!owner) return undefined;
+    return (o: TextOptions) => addressInUseMessage('email-change', email, { ...o, locale: owner.locale && isSupported(owner.locale) ? owner.locale : o.locale });
   };
-  const noticeFor = async (email: string) => ((await s.store.accounts.findByEmail(email)) ? takenNotice(email) : undefined);
 
   const verifyPage = async (ctx: Context, a: AccountRecord, errors: Record<string, string> = {}, status = 200, notice?: string) => {
     const open = await s.store.challenges.findActive(a.id, 'email-change', CONTEXT);
@@ -74,7 +66,7 @@ export function emailRoutes(s: Services, r: Router, w: Wrappers) {
     if (email === a.email) return form(ctx, a, shown, { email: 'This is already your email address.' }, 400);
     // A free address gets the code; a taken one its owner's notice. Same page, same work, same caps.
     const started = await s.challenges.start({
-      purpose: 'email-change', accountId: a.id, channel: 'email', destination: email, context: CONTEXT, ip: clientIp(ctx), name: a.name,
+      purpose: 'email-change', accountId: a.id, channel: 'email', destination: email, context: CONTEXT, ip: clientIp(ctx), locale: pageLocale(ctx), name: a.name,
       notice: await noticeFor(email),
     });
     if (!started.ok) return form(ctx, a, shown, { email: startFailure(started) }, started.reason === 'limited' ? 429 : 503);
@@ -87,7 +79,7 @@ export function emailRoutes(s: Services, r: Router, w: Wrappers) {
   r.post('/email/resend', w.withProof(PAGE, async (ctx, a) => {
     const open = await s.store.challenges.findActive(a.id, 'email-change', CONTEXT);
     if (!open) return ctx.redirect(PAGE);
-    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx), name: a.name, notice: await noticeFor(open.destination) });
+    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx), locale: pageLocale(ctx), name: a.name, notice: await noticeFor(open.destination) });
     if (res.ok) return verifyPage(ctx, a, {}, 200, 'We sent a new code.');
     const failure = resendFailure(res);
     return verifyPage(ctx, a, { code: failure.message }, failure.status);

@@ -2,6 +2,8 @@
 // every factor through the registry (factors/registry.ts). Every change needs the fresh proof first
 // (reauth.ts), is audited, and the user gets a notice.
 import type Router from '@koa/router';
+import { pageLocale } from '../http/locale.ts';
+import { translator } from '../i18n/catalogue.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
@@ -49,7 +51,7 @@ function isSecondFactor(type: string): type is SecondFactorType {
 
 export function factorRoutes(s: Services, r: Router, w: Wrappers) {
   const words = (type: SecondFactorType) => s.factors.get(type).enrolment!.words;
-  const fctx = async (ctx: Context): Promise<FactorContext> => ({ ip: clientIp(ctx), context: `account:${(await sessionUid(s, ctx)) ?? 'none'}` });
+  const fctx = async (ctx: Context): Promise<FactorContext> => ({ ip: clientIp(ctx), context: `account:${(await sessionUid(s, ctx)) ?? 'none'}`, locale: pageLocale(ctx) });
 
   /** The enrolment step's page: a code to type, or a QR code to scan. */
   const enrolPage = (ctx: Context, a: AccountRecord, type: SecondFactorType, started: Extract<EnrolStarted, { ok: true }>, errors: Record<string, string> = {}, status = 200, notice?: string) => {
@@ -116,7 +118,7 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     await s.notices.factorChanged(a2, factor.name, 'on', originOf(ctx2));
     if (firstFactor || recoveryCodesLeft(a2.factors) === 0) {
       const codes = await s.recovery.generate(a2.id);
-      return s.render(ctx2, 'account/recovery-codes', { account: updated, codes, reason: 'enabled', factorName: factor.name, download: recoveryText(codes) });
+      return s.render(ctx2, 'account/recovery-codes', { account: updated, codes, reason: 'enabled', factorName: factor.name, download: recoveryText(codes, translator(pageLocale(ctx2))('recovery.fileHeading', { product: s.config.brand.name })) });
     }
     ctx2.redirect(`/account?done=${type}-on`);
   }));
@@ -158,12 +160,12 @@ export function factorRoutes(s: Services, r: Router, w: Wrappers) {
     const codes = await s.recovery.generate(a.id);
     await s.audit('mfa.recovery_regenerated', a.id, clientIp(ctx));
     await s.notices.recoveryCodesRegenerated(a, originOf(ctx));
-    s.render(ctx, 'account/recovery-codes', { account: a, codes, reason: 'regenerated', download: recoveryText(codes) });
+    s.render(ctx, 'account/recovery-codes', { account: a, codes, reason: 'regenerated', download: recoveryText(codes, translator(pageLocale(ctx))('recovery.fileHeading', { product: s.config.brand.name })) });
   }));
 }
 
 /** The codes as a text file's data: URL, for the page's download link (nothing is sent anywhere). */
-function recoveryText(codes: string[]): string {
-  const text = ['Tessera recovery codes. Each works once.', '', ...codes, ''].join('\n');
+function recoveryText(codes: string[], heading: string): string {
+  const text = [heading, '', ...codes, ''].join('\n');
   return `data:text/plain;charset=utf-8,${encodeURIComponent(text)}`;
 }

@@ -3,6 +3,7 @@
 // alone, however old, is never enough. The proof is kept server-side for this browser session only
 // (keyed by its uid), for a few minutes, and is void once the password changes.
 import Router from '@koa/router';
+import { pageLocale } from '../http/locale.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
@@ -68,7 +69,7 @@ function nextOf(ctx: Context): string {
 }
 
 export function reauthRoutes(s: Services, r: Router, withAccount: (h: (ctx: Context, a: AccountRecord) => Promise<void> | void) => (ctx: Context) => Promise<void>) {
-  const fctx = (ctx: Context, uid: string): FactorContext => ({ ip: clientIp(ctx), context: `reauth:${uid}` });
+  const fctx = (ctx: Context, uid: string): FactorContext => ({ ip: clientIp(ctx), context: `reauth:${uid}`, locale: pageLocale(ctx) });
   const save = async (uid: string, proof: Proof) => s.store.oidc.upsert(MODEL, uid, proof as unknown as Record<string, unknown>, new Date((proof.passwordAt + PROOF_SECONDS) * 1000));
 
   const passwordPage = (ctx: Context, a: AccountRecord, errors: Record<string, string> = {}, status = 200) =>

@@ -2,6 +2,8 @@
 // off, recovery codes, password. Each of those needs a fresh proof first (reauth.ts). The page reads the IdP's own session; signing in goes through the normal OIDC
 // flow of the built-in first-party client `tessera-account` (response_type=none).
 import Router from '@koa/router';
+import { pageLocale, rememberLocale } from '../http/locale.ts';
+import { isSupported } from '../i18n/catalogue.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import type { AccountRecord } from '../store/ports.ts';
@@ -83,7 +85,7 @@ export function accountRouter(s: Services): Router {
     if (!parsed.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: parsed.error } }, 400);
     if (parsed.e164 === a.phoneNumber && a.phoneNumberVerified)
       return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: 'This number is already verified on your account.' } }, 400);
-    const started = await s.challenges.start({ purpose: 'phone-verify', accountId: a.id, channel: 'sms', destination: parsed.e164, context: CONTEXT, ip: clientIp(ctx) });
+    const started = await s.challenges.start({ purpose: 'phone-verify', accountId: a.id, channel: 'sms', destination: parsed.e164, context: CONTEXT, ip: clientIp(ctx), locale: pageLocale(ctx) });
     if (!started.ok) return s.render(ctx, 'account/phone', { account: a, values: { phone_number: input }, errors: { phone_number: startFailure(started) } }, 503);
     ctx.redirect('/account/phone/verify');
   }));
@@ -116,7 +118,7 @@ export function accountRouter(s: Services): Router {
   const resend = (purpose: 'phone-verify') => withProof('/account/phone', async (ctx, a) => {
     const open = await s.store.challenges.findActive(a.id, purpose, CONTEXT);
     if (!open) return ctx.redirect(purpose === 'phone-verify' ? '/account/phone' : '/account');
-    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
+    const res = await s.challenges.resend(open.id, { ip: clientIp(ctx), locale: pageLocale(ctx) });
     if (res.ok) return verifyPage(ctx, a, purpose, {}, 200, 'We sent a new code.');
     const failure = resendFailure(res);
     return verifyPage(ctx, a, purpose, { code: failure.message }, failure.status);
@@ -160,9 +162,13 @@ export function accountRouter(s: Services): Router {
   r.get('/profile', withAccount((ctx, a) => s.render(ctx, 'account/profile', { account: a, values: { name: a.name } })));
   r.post('/profile', withAccount(async (ctx, a) => {
     const name = field(ctx, 'name', 200).trim();
+    // The account's language (emails and texts follow it); the pages follow it too from now on.
+    const locale = field(ctx, 'locale', 16);
+    const chosen = isSupported(locale) ? locale : undefined;
     if (!name || name.length > 100)
-      return s.render(ctx, 'account/profile', { account: a, values: { name }, errors: { name: name ? 'Use at most 100 characters.' : 'Enter your name.' } }, 400);
-    await s.store.accounts.update(a.id, { name });
+      return s.render(ctx, 'account/profile', { account: a, values: { name, locale: chosen }, errors: { name: name ? 'Use at most 100 characters.' : 'Enter your name.' } }, 400);
+    await s.store.accounts.update(a.id, { name, ...(chosen ? { locale: chosen } : {}) });
+    if (chosen) rememberLocale(ctx, chosen);
     ctx.redirect('/account?done=profile');
   }));
   r.get('/password', withProof('/account/password', (ctx, a) => s.render(ctx, 'account/password', { account: a })));
@@ -190,6 +196,6 @@ const NOTICES: Record<string, string> = {
   ...DEVICE_NOTICES,
   phone: 'Your phone number is verified.',
   email: 'Your email address was changed.',
-  profile: 'Your name was saved.',
+  profile: 'Your profile was saved.',
   password: 'Your password was changed.',
 };

@@ -98,13 +98,15 @@ export class AccountService {
   }
 
   /** Second half, once the email code came back: the account exists from here on, its email confirmed. */
-  async completeRegistration(id: string, pending: PendingRegistration): Promise<AccountRecord | null> {
+  async completeRegistration(id: string, pending: PendingRegistration, opts: { locale?: string } = {}): Promise<AccountRecord | null> {
     if (pending.taken) return null;
     const now = new Date();
     const account: AccountRecord = {
       id, email: pending.email, emailVerified: true, name: pending.name, passwordHash: pending.passwordHash,
       // The number typed at registration is kept unverified: it is proved by SMS before any use.
       phoneNumber: pending.phoneNumber, phoneNumberVerified: false, factors: [], preferredMfa: null, createdAt: now, updatedAt: now,
+      // The language the user signed up in: their emails and texts use it.
+      ...(opts.locale ? { locale: opts.locale } : {}),
     };
     try {
       await this.deps.store.accounts.create(account);

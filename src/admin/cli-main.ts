@@ -83,7 +83,7 @@ function cliNotices(config: Config, store: Store, log: Logger) {
     : { send: async () => { throw new Error('no SMTP_URL configured (the dev outbox is the server’s)'); } };
   const sms = { send: async () => { throw new Error('the CLI sends no SMS'); } };
   const audit = async (type: string, accountId: string | null, ip: string | null, detail: Record<string, unknown> = {}) => store.audit.record({ type, accountId, ip, detail });
-  return new SecurityNotices({ mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), issuer: config.issuer, log, audit });
+  return new SecurityNotices({ mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), issuer: config.issuer, log, audit, brand: config.brand, defaultLocale: config.i18n.defaultLocale });
 }
 
 async function readStdin(): Promise<unknown> {

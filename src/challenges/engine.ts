@@ -8,7 +8,8 @@ import type { Logger } from '../log.ts';
 import type { MailSender } from '../notify/mail.ts';
 import type { SmsSender } from '../notify/sms.ts';
 import { SmsDeliveryError } from '../notify/sms.ts';
-import { smsText, emailMessage } from '../notify/templates.ts';
+import { smsText, emailMessage, type TextOptions } from '../notify/templates.ts';
+import { isSupported } from '../i18n/catalogue.ts';
 import { smsRefusal } from '../accounts/phone.ts';
 import { CodeGuard, type SmsGuard, type EmailGuard } from '../guard/limits.ts';
 import { SecretBox, constantTimeEqual, numericCode, randomId } from '../secrets.ts';
@@ -30,7 +31,12 @@ export interface StartRequest {
    * answered). Registration uses it for an address that already has an account: the page and the work
    * stay the same as for a new address, and the owner learns of the attempt.
    */
-  notice?: { subject: string; text: string };
+  notice?: (o: TextOptions) => { subject: string; text: string; html?: string };
+  /**
+   * The language of the page that asked (a fallback): texts go out in the account's stored language,
+   * else this one, else the configured default.
+   */
+  locale?: string;
   /**
    * For email: the caller caps these mails itself, so EmailGuard's per-address and per-IP caps don't
    * apply. The unlock link uses it (one per lockout window): an attacker who used up the address's mail
@@ -234,7 +240,7 @@ export class ChallengeEngine {
    * Sends a new code for the same challenge after the cooldown. Earlier codes stay valid (a late first
    * SMS is still useful), the expiry is not extended, and the attempt counter is not reset.
    */
-  async resend(challengeId: string, req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'notice'>): Promise<ResendResult> {
+  async resend(challengeId: string, req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'notice' | 'locale'>): Promise<ResendResult> {
     const c = await this.deps.store.challenges.find(challengeId);
     if (!c || c.consumedAt || c.expiresAt.getTime() <= Date.now() || c.attempts >= c.maxAttempts) return { ok: false, reason: 'gone' };
     // Its first code is still on its way (start() marks it sent once delivered): as good as just sent.
@@ -289,7 +295,7 @@ export class ChallengeEngine {
   private async deliver(
     c: ChallengeRecord,
     code: string,
-    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget'>,
+    req: Pick<StartRequest, 'ip' | 'name' | 'link' | 'accountId' | 'notice' | 'ownBudget' | 'locale'>,
   ): Promise<{ ok: true } | { ok: false; reason: 'limited'; retryAfterSeconds: number; rule: string } | { ok: false; reason: 'delivery_failed' }> {
     const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
     const { audit, metrics } = this.deps;
@@ -308,7 +314,7 @@ export class ChallengeEngine {
         return { ok: false, reason: 'limited', retryAfterSeconds: verdict.retryAfterSeconds, rule: verdict.reason };
       }
       try {
-        await this.deps.sms.send(c.destination, smsText(c.purpose, code, new URL(this.deps.config.issuer).host, ttlMinutes));
+        await this.deps.sms.send(c.destination, smsText(c.purpose, code, ttlMinutes, await this.textOptions(c.accountId, req.locale)));
       } catch (err) {
         const detail = err instanceof SmsDeliveryError ? err.message : 'network error';
         metrics?.codeDeliveryFailed('sms');
@@ -329,10 +335,19 @@ export class ChallengeEngine {
     return (await this.sendEmail(c, code, req)) ? { ok: true } : { ok: false, reason: 'delivery_failed' };
   }
 
+  /** The recipient's language (the account's stored one, else the asking page's, else the default) and the brand. */
+  private async textOptions(accountId: string, requested: string | undefined): Promise<TextOptions> {
+    const account = await this.deps.store.accounts.findById(accountId).catch(() => null);
+    const stored = account?.locale && isSupported(account.locale) ? account.locale : null;
+    const locale = stored ?? (requested && isSupported(requested) ? requested : this.deps.config.i18n.defaultLocale);
+    return { locale, brand: this.deps.config.brand, host: new URL(this.deps.config.issuer).host };
+  }
+
   /** The code (or the notice) by email, past every cap; false when the mail server refused it. */
-  private async sendEmail(c: ChallengeRecord, code: string, req: Pick<StartRequest, 'name' | 'link' | 'notice'>): Promise<boolean> {
+  private async sendEmail(c: ChallengeRecord, code: string, req: Pick<StartRequest, 'name' | 'link' | 'notice' | 'locale'>): Promise<boolean> {
     const ttlMinutes = Math.round(this.codes.ttlSeconds / 60);
-    const msg = req.notice ?? emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? 'there', ttlMinutes);
+    const o = await this.textOptions(c.accountId, req.locale);
+    const msg = req.notice ? req.notice(o) : emailMessage(c.purpose, code, req.link ? req.link(c.id, code) : null, req.name ?? null, ttlMinutes, o);
     try {
       await this.deps.mail.send({ to: c.destination, ...msg });
       this.deps.metrics?.codeSent('email', c.purpose);

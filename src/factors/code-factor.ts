@@ -62,7 +62,7 @@ export class CodeFactor implements Factor {
       begin: async (a, c) => {
         const to = target(a);
         if (!to) return { ok: false, message: spec.blocked(a) ?? CODE_ERRORS.unknown, status: 400 };
-        const r = await deps.challenges.start({ purpose, accountId: a.id, channel: spec.channel, destination: to, context: c.context, ip: c.ip, name: a.name });
+        const r = await deps.challenges.start({ purpose, accountId: a.id, channel: spec.channel, destination: to, context: c.context, ip: c.ip, name: a.name, locale: c.locale });
         if (!r.ok) return { ok: false, message: startFailure(r), status: r.reason === 'limited' ? 429 : 503 };
         return { ok: true, kind: 'code', destination: spec.mask(to), cooldown: deps.challenges.cooldownLeft(r.challenge) };
       },
@@ -70,7 +70,7 @@ export class CodeFactor implements Factor {
       resend: async (a, c) => {
         const open = await deps.store.challenges.findActive(a.id, purpose, c.context);
         if (!open) return { ok: false, message: CODE_ERRORS.unknown, status: 400 };
-        const r = await deps.challenges.resend(open.id, { ip: c.ip, name: a.name });
+        const r = await deps.challenges.resend(open.id, { ip: c.ip, name: a.name, locale: c.locale });
         if (!r.ok) {
           const f = r.reason === 'gone' ? { message: CODE_ERRORS.unknown, status: 400 } : resendFailure(r);
           return { ok: false, message: f.message, status: f.status };
@@ -100,7 +100,7 @@ export class CodeFactor implements Factor {
   async start(a: AccountRecord, c: FactorContext): Promise<Started> {
     const to = this.spec.destination(a);
     if (!to) return { ok: false, message: CODE_ERRORS.unknown, status: 400 };
-    const r = await this.deps.challenges.start({ purpose: this.spec.purpose, accountId: a.id, channel: this.spec.channel, destination: to, context: c.context, ip: c.ip, name: a.name });
+    const r = await this.deps.challenges.start({ purpose: this.spec.purpose, accountId: a.id, channel: this.spec.channel, destination: to, context: c.context, ip: c.ip, name: a.name, locale: c.locale });
     if (!r.ok) return { ok: false, message: startFailure(r), status: r.reason === 'limited' ? 429 : 503 };
     return { ok: true, sent: r.sent, cooldown: this.deps.challenges.cooldownLeft(r.challenge), destination: this.spec.mask(to) };
   }
@@ -108,7 +108,7 @@ export class CodeFactor implements Factor {
   async resend(a: AccountRecord, c: FactorContext): Promise<Started> {
     const open = await this.deps.store.challenges.findActive(a.id, this.spec.purpose, c.context);
     if (!open || open.destination !== this.spec.destination(a)) return this.start(a, c);
-    const r = await this.deps.challenges.resend(open.id, { ip: c.ip, name: a.name });
+    const r = await this.deps.challenges.resend(open.id, { ip: c.ip, name: a.name, locale: c.locale });
     if (!r.ok) {
       if (r.reason === 'gone') return this.start(a, c);
       const f = resendFailure(r);

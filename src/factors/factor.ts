@@ -8,6 +8,8 @@ export interface FactorContext {
   ip: string;
   /** Ties codes to one sign-in or one /account proof (the interaction uid, `reauth:<session uid>`...). */
   context: string;
+  /** The asking page's language: texts to an account with none stored use it. */
+  locale?: string;
 }
 
 export type FactorFailure = { ok: false; message: string; status: number };

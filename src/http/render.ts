@@ -1,4 +1,5 @@
-// Renders pug views with the common locals (CSRF token, issuer, dev flags) and the headers every
+// Renders pug views with the common locals (CSRF token, issuer, dev flags, the page's language and its
+// translator `t`, the language switcher's target) and the headers every
 // hosted page needs: strict CSP, no caching (pages show codes and personal data), HTML content type.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +7,11 @@ import pug from 'pug';
 import type { Context } from 'koa';
 import { csrfToken } from './csrf.ts';
 import { PAGE_CSP } from './security.ts';
+import { pageLocale, switcherTarget } from './locale.ts';
+import { SUPPORTED, translator, lookup } from '../i18n/catalogue.ts';
+
+/** Each language's own name, for the switcher (from its catalogue's `locale.name`). */
+const LANGUAGES = SUPPORTED.map((code) => ({ code, name: lookup(code, 'locale.name') ?? code }));
 
 const VIEWS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'views');
 const cache = new Map<string, pug.compileTemplate>();
@@ -27,7 +33,12 @@ export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: b
       tpl = pug.compileFile(path.join(VIEWS, `${view}.pug`), { cache: false });
       if (opts.cache) cache.set(view, tpl);
     }
+    const locale = pageLocale(ctx);
     const html = tpl({
+      lang: locale,
+      t: translator(locale),
+      languages: LANGUAGES,
+      switcher: switcherTarget(ctx),
       csrf: csrfToken(ctx, opts.csrfKeys),
       devOutbox: opts.devOutbox,
       product: opts.productName ?? 'Tessera',

@@ -8,6 +8,7 @@ import { KnownBrowsers } from '../notify/known-browsers.ts';
 import { describeUserAgent } from '../notify/user-agent.ts';
 import { browserId } from './browser-id.ts';
 import { SessionExpired } from '../errors.ts';
+import { useInteractionLocale, pageLocale } from '../http/locale.ts';
 import { demandOf } from '../oidc/provider.ts';
 import { AcrModel, AMR } from '../oidc/acr.ts';
 import { decideStep, type Step } from '../factors/decide.ts';
@@ -38,6 +39,7 @@ export async function loadInteraction(s: Services, ctx: Context): Promise<Loaded
   const meta = clientMeta(client);
   // The logo as Tessera serves it (fetched once and checked; none when that failed): pages stay img-src 'self'.
   const logo = typeof meta.logo_uri === 'string' ? await s.clientLogos.get(meta.logo_uri) : null;
+  useInteractionLocale(ctx, details.params as Record<string, unknown>, (details as { iat?: number }).iat);
   return {
     uid: details.uid,
     details,
@@ -71,7 +73,7 @@ export function clientIp(ctx: Context): string {
 
 /** Where a request came from, for security notices: the client's address and its browser's User-Agent. */
 export function originOf(ctx: Context): Origin {
-  return { ip: clientIp(ctx), userAgent: ctx.get('user-agent').slice(0, 512) || null };
+  return { ip: clientIp(ctx), userAgent: ctx.get('user-agent').slice(0, 512) || null, locale: pageLocale(ctx) };
 }
 
 export type NextStep = Step;

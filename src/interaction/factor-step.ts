@@ -14,10 +14,11 @@ import { progressOrExpire, submitPhoneCode, resendPhoneCode } from './second-fac
 import { rememberBrowser, isRemembered } from '../factors/remember.ts';
 import { maskPhone } from '../accounts/phone.ts';
 import { maskEmail } from '../factors/email/factor.ts';
+import { pageLocale } from '../http/locale.ts';
 
 type FactorStep = Extract<NextStep, { step: 'factor' }>;
 
-const ctxOf = (ctx: Context, l: Loaded): FactorContext => ({ ip: clientIp(ctx), context: l.uid });
+const ctxOf = (ctx: Context, l: Loaded): FactorContext => ({ ip: clientIp(ctx), context: l.uid, locale: pageLocale(ctx) });
 
 /** Opens the step (a code goes out once; a reload sends nothing new) and shows it. */
 export async function showFactorStep(s: Services, ctx: Context, l: Loaded, account: AccountRecord, p: LoginProgress, next: FactorStep) {

@@ -1,6 +1,7 @@
 // "Forgot your password?" inside a sign-in: a code by email, or by text to the account's verified phone
 // (the same challenge engine and caps), then a new password. The page never says whether an account
 // exists or has a phone, and afterwards the user signs in normally (so a second factor still applies).
+import { pageLocale } from '../http/locale.ts';
 import type { Context } from 'koa';
 import type { Services } from '../services.ts';
 import { passwordProblem } from '../accounts/passwords.ts';
@@ -52,7 +53,7 @@ export async function submitForgot(s: Services, ctx: Context) {
   const context = contextOf(l.uid, via);
   if (account) {
     const phone = via === 'sms' && account.phoneNumberVerified ? account.phoneNumber : null;
-    const deliver = await s.challenges.startDeferred({ purpose: 'password-reset', accountId: account.id, destination: account.email, sms: phone, context, ip, name: account.name });
+    const deliver = await s.challenges.startDeferred({ purpose: 'password-reset', accountId: account.id, destination: account.email, sms: phone, context, ip, name: account.name, locale: pageLocale(ctx) });
     afterResponse(s, async () => {
       await deliver();
       await s.audit('password.reset_requested', account.id, ip, { via: phone ? 'sms' : 'email' });

@@ -1,5 +1,7 @@
 // Steps after the password: confirm the email, the SMS code (sign-in or inline phone enrolment),
 // a recovery code instead, and adding a phone when a relying party demands SMS.
+import { pageLocale } from '../http/locale.ts';
+import { addressInUseMessage, type TextOptions } from '../notify/templates.ts';
 import type { Context } from 'koa';
 import type { AccountRecord } from '../store/ports.ts';
 import type { Services } from '../services.ts';
@@ -37,13 +39,13 @@ interface Confirming {
   accountId: string;
   email: string;
   name: string;
-  notice?: { subject: string; text: string };
+  notice?: (o: TextOptions) => { subject: string; text: string; html?: string };
 }
 
 function confirmingOf(s: Services, p: LoginProgress | null, account: AccountRecord | null): Confirming | null {
   if (p?.registration) {
     const r = p.registration;
-    return { accountId: p.accountId, email: r.email, name: r.name, notice: r.taken ? registrationAttemptNotice(s, r.email) : undefined };
+    return { accountId: p.accountId, email: r.email, name: r.name, notice: r.taken ? registrationAttemptNotice(r.email) : undefined };
   }
   return account ? { accountId: account.id, email: account.email, name: account.name } : null;
 }
@@ -51,7 +53,7 @@ function confirmingOf(s: Services, p: LoginProgress | null, account: AccountReco
 async function renderEmailConfirm(s: Services, ctx: Context, l: Loaded, c: Confirming, extra: Record<string, unknown> = {}, status = 200) {
   const started = await s.challenges.start({
     purpose: 'email-confirm', accountId: c.accountId, channel: 'email', destination: c.email, context: l.uid,
-    ip: clientIp(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice,
+    ip: clientIp(ctx), locale: pageLocale(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice,
   });
   const errors = started.ok ? {} : { code: startFailure(started) };
   s.render(ctx, 'interaction/email-confirm', pageLocals(l, { email: c.email, errors, sent: started.ok, ...extra }), started.ok ? status : 503);
@@ -80,7 +82,7 @@ export async function submitEmailCode(s: Services, ctx: Context) {
   const result = open ? await s.challenges.verify(open.id, field(ctx, 'code', 20), { accountId: c.accountId, purpose: 'email-confirm' }) : ({ ok: false, reason: 'unknown' } as const);
   if (!result.ok) return renderEmailConfirm(s, ctx, l, c, { errors: { code: verifyFailure(result) } }, 400);
   if (p.registration) {
-    const account = await s.accounts.completeRegistration(p.accountId, p.registration);
+    const account = await s.accounts.completeRegistration(p.accountId, p.registration, { locale: pageLocale(ctx) });
     if (!account) {
       await clearProgress(s.store, l.uid);
       return s.render(ctx, 'interaction/register', pageLocals(l, { values: { email: p.registration.email, name: p.registration.name }, errors: { form: 'We couldn’t create this account. If you already have one, sign in or reset your password.' } }), 409);
@@ -116,7 +118,7 @@ export async function resendEmailCode(s: Services, ctx: Context) {
   const { c } = await confirmingNow(s, l);
   const open = await s.store.challenges.findActive(c.accountId, 'email-confirm', l.uid);
   if (open) {
-    const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice });
+    const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), locale: pageLocale(ctx), name: c.name, link: emailLink(s, l.uid), notice: c.notice });
     if (!r.ok && r.reason !== 'gone') {
       const failure = resendFailure(r);
       return renderEmailConfirm(s, ctx, l, c, { errors: { code: failure.message } }, failure.status);
@@ -126,20 +128,8 @@ export async function resendEmailCode(s: Services, ctx: Context) {
 }
 
 /** What the owner of a taken address receives when someone tries to register it. */
-function registrationAttemptNotice(s: Services, email: string) {
-  const host = new URL(s.config.issuer).host;
-  return {
-    subject: 'Someone tried to create an account with your address',
-    text: [
-      'Hello,',
-      '',
-      `Someone just tried to create an account at ${host} with this email address (${email}). You already have one,`,
-      'so nothing was created and no code was sent.',
-      '',
-      'If it was you: sign in instead, or use "Forgot your password?" on the sign-in page.',
-      'If it wasn’t you, you can ignore this email: your account is unchanged.',
-    ].join('\n'),
-  };
+function registrationAttemptNotice(email: string) {
+  return (o: TextOptions) => addressInUseMessage('registration', email, o);
 }
 
 // ---- SMS ----------------------------------------------------------------------------------------
@@ -148,7 +138,7 @@ function registrationAttemptNotice(s: Services, email: string) {
 
 export async function showPhoneVerify(s: Services, ctx: Context, l: Loaded, account: AccountRecord, destination: string, extra: Record<string, unknown> = {}, status = 200) {
   // Sent once when the step opens: a reload finds the open challenge and sends nothing.
-  const started = await s.challenges.start({ purpose: 'phone-verify', accountId: account.id, channel: 'sms', destination, context: l.uid, ip: clientIp(ctx) });
+  const started = await s.challenges.start({ purpose: 'phone-verify', accountId: account.id, channel: 'sms', destination, context: l.uid, ip: clientIp(ctx), locale: pageLocale(ctx) });
   const errors = started.ok ? {} : { code: startFailure(started) };
   const cooldown = started.ok ? s.challenges.cooldownLeft(started.challenge) : 0;
   s.render(ctx, 'interaction/sms', phoneLocals(l, destination, cooldown, started.ok, { errors, ...extra }), started.ok ? status : 503);
@@ -182,7 +172,7 @@ export async function submitPhoneCode(s: Services, ctx: Context, l: Loaded, acco
 export async function resendPhoneCode(s: Services, ctx: Context, l: Loaded, account: AccountRecord, destination: string) {
   const open = await s.store.challenges.findActive(account.id, 'phone-verify', l.uid);
   if (!open) return showPhoneVerify(s, ctx, l, account, destination);
-  const r = await s.challenges.resend(open.id, { ip: clientIp(ctx) });
+  const r = await s.challenges.resend(open.id, { ip: clientIp(ctx), locale: pageLocale(ctx) });
   if (r.ok) return renderPhoneAgain(s, ctx, l, account, destination, {}, 200);
   if (r.reason === 'gone') return showPhoneVerify(s, ctx, l, account, destination);
   const failure = resendFailure(r);

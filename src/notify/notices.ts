@@ -10,9 +10,11 @@ import type { SmsGuard } from '../guard/limits.ts';
 import type { Logger } from '../log.ts';
 import type { AccountRecord } from '../store/ports.ts';
 import { describeUserAgent } from './user-agent.ts';
+import { translator, isSupported } from '../i18n/catalogue.ts';
+import { renderMail, type Brand } from './mail-render.ts';
 
 type Audit = (type: string, accountId: string | null, ip: string | null, detail?: Record<string, unknown>) => Promise<void>;
-type Recipient = Pick<AccountRecord, 'id' | 'email' | 'name'>;
+type Recipient = Pick<AccountRecord, 'id' | 'email' | 'name'> & { locale?: string | null };
 
 /** Where a change came from: the client's address and browser, or an administrator's tool. */
 export interface Origin {
@@ -22,6 +24,8 @@ export interface Origin {
   admin?: boolean;
   /** When it happened; now when absent. */
   at?: Date;
+  /** The language of the page it was made on: used when the account has none stored. */
+  locale?: string;
 }
 
 /** "2026-12-03 14:05 UTC" */
@@ -29,50 +33,55 @@ export function utcTime(at: Date): string {
   return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
+type T = ReturnType<typeof translator>;
+
 export class SecurityNotices {
-  constructor(private readonly deps: { mail: MailSender; sms: SmsSender; smsGuard: SmsGuard; issuer: string; log: Logger; audit: Audit }) {}
+  constructor(private readonly deps: { mail: MailSender; sms: SmsSender; smsGuard: SmsGuard; issuer: string; log: Logger; audit: Audit; brand?: Brand; defaultLocale?: string }) {}
 
   private get host() {
     return new URL(this.deps.issuer).host;
   }
 
-  /** What to do if it wasn't them: the way back in, and where to look. */
-  private get advice() {
-    return `If this wasn’t you, someone else may have your password: open ${this.deps.issuer}/account, choose “Forgot your password?” on the sign-in page to set a new one, and check your sign-in methods there.`;
+  private get brand(): Brand {
+    return this.deps.brand ?? { name: 'Tessera', primaryColor: '#3346d3', supportContact: null };
+  }
+
+  /** The account's stored language, else the page's, else the default. */
+  private localeOf(account: Recipient, from: Origin): string {
+    const pickable = (l: string | null | undefined): l is string => Boolean(l && isSupported(l));
+    return pickable(account.locale) ? account.locale : pickable(from.locale) ? from.locale : this.deps.defaultLocale ?? 'en';
   }
 
   /** After a password change (signed in) or a reset (by a code to the mailbox or the verified phone). */
   async passwordChanged(account: Recipient, how: 'changed' | 'reset', from: Origin, via?: { channel: 'email' | 'sms'; destination: string }): Promise<void> {
-    const by = via?.channel === 'sms' ? `a code texted to your phone number ending in ${via.destination.slice(-4)}` : 'a code sent to this address';
-    await this.mail(account, 'Your password was changed', [
-      how === 'reset'
-        ? `The password of your account at ${this.host} was reset with ${by}.`
-        : `The password of your account at ${this.host} was changed.`,
-      'You were signed out everywhere else, and apps you use will ask you to sign in again.',
-    ], from, 'password');
+    const host = this.host;
+    await this.mail(account, from, 'password', (t) => ({
+      subject: t('notice.password.subject'),
+      what: [
+        how === 'reset'
+          ? via?.channel === 'sms' ? t('notice.password.resetSms', { host, last4: via.destination.slice(-4) }) : t('notice.password.resetEmail', { host })
+          : t('notice.password.changed', { host }),
+        t('notice.password.after'),
+      ],
+    }));
   }
 
   /** An administrator made the password unusable (forced reset): how to choose a new one. */
-  async passwordResetForced(account: Pick<AccountRecord, 'id' | 'email' | 'name'>, from: Origin): Promise<void> {
-    await this.mail(account, 'Choose a new password', [
-      `Hello ${account.name},`,
-      '',
-      `An administrator of ${this.host} asked you to choose a new password. Your old password no longer works,`,
-      'and you were signed out everywhere.',
-      '',
-      'To choose a new one, open the sign-in page of any app that uses this account, choose “Forgot your password?”',
-      'and enter the code we then send to this address.',
-    ], from, 'password-reset-forced');
+  async passwordResetForced(account: Recipient, from: Origin): Promise<void> {
+    await this.mail(account, from, 'password-reset-forced', (t) => ({
+      subject: t('notice.forcedReset.subject'),
+      what: [t('notice.forcedReset.what', { host: this.host }), t('notice.forcedReset.how')],
+    }));
   }
 
   /** The phone that receives sign-in codes was added or replaced: the mailbox and the old number hear of it. */
   async phoneChanged(account: Recipient, oldPhone: string | null, newPhone: string, from: Origin): Promise<void> {
     const last4 = newPhone.slice(-4);
-    await this.mail(account, oldPhone ? 'Your sign-in phone number was changed' : 'A phone number was added to your account', [
-      oldPhone
-        ? `The phone number that receives your sign-in codes at ${this.host} was changed to a number ending in ${last4}.`
-        : `A phone number ending in ${last4} was added to your account at ${this.host}.`,
-    ], from, 'phone');
+    const host = this.host;
+    await this.mail(account, from, 'phone', (t) => ({
+      subject: oldPhone ? t('notice.phone.subjectChanged') : t('notice.phone.subjectAdded'),
+      what: [oldPhone ? t('notice.phone.changed', { host, last4 }) : t('notice.phone.added', { host, last4 })],
+    }));
     if (oldPhone && oldPhone !== newPhone) {
       const ip = from.ip ?? 'unknown';
       const verdict = await this.deps.smsGuard.allow({ to: oldPhone, accountId: account.id, ip });
@@ -81,7 +90,8 @@ export class SecurityNotices {
         return;
       }
       try {
-        await this.deps.sms.send(oldPhone, `Your ${this.host} sign-in number was changed to one ending in ${last4}. If this wasn't you, reset your password.`);
+        const t = translator(this.localeOf(account, from));
+        await this.deps.sms.send(oldPhone, t('sms.phoneChanged', { host, last4, product: this.brand.name }));
         await this.deps.audit('sms.sent', account.id, from.ip, { purpose: 'notice' });
       } catch (err) {
         this.deps.log.warn({ event: 'notice.failed', channel: 'sms', detail: (err as Error).message }, 'security notice could not be sent');
@@ -89,69 +99,73 @@ export class SecurityNotices {
     }
   }
 
-  /** A second factor was turned on or off (or all were reset by an admin). */
+  /** A second factor was turned on or off (or all were reset by an admin). `factorName`: the factor's (English) name. */
   async factorChanged(account: Recipient, factorName: string, change: 'on' | 'off' | 'reset', from: Origin): Promise<void> {
-    const what = change === 'reset'
-      ? `An administrator removed every two-step sign-in method and recovery code of your account at ${this.host}. Sign in with your password and set them up again.`
-      : `${factorName} was turned ${change} for two-step sign-in to your account at ${this.host}.`;
-    await this.mail(account, change === 'reset' ? 'Your two-step sign-in was reset' : `Two-step sign-in: ${factorName} turned ${change}`, [what], from, 'factor');
+    const host = this.host;
+    await this.mail(account, from, 'factor', (t) => {
+      const factor = t(factorName);
+      if (change === 'reset') return { subject: t('notice.factor.subjectReset'), what: [t('notice.factor.reset', { host })] };
+      return {
+        subject: t(change === 'on' ? 'notice.factor.subjectOn' : 'notice.factor.subjectOff', { factor }),
+        what: [t(change === 'on' ? 'notice.factor.on' : 'notice.factor.off', { factor, host })],
+      };
+    });
   }
 
   /** The account was deleted by its owner (signed in, with a fresh proof). */
   async accountDeleted(account: Recipient, from: Origin): Promise<void> {
-    await this.mail(account, 'Your account was deleted', [
-      `Your account at ${this.host} was deleted: you were signed out everywhere, and apps you used with it lost access.`,
-    ], from, 'account-deleted');
+    await this.mail(account, from, 'account-deleted', (t) => ({ subject: t('notice.deleted.subject'), what: [t('notice.deleted.what', { host: this.host })] }));
   }
 
   /** The sign-in email was replaced: told at the OLD address (the new one proved itself with a code). */
   async emailChanged(account: Recipient, oldEmail: string, newEmail: string, from: Origin): Promise<void> {
-    await this.mail({ ...account, email: oldEmail }, 'Your sign-in email address was changed', [
-      `The email address of your account at ${this.host} was changed from ${oldEmail} to ${maskAddress(newEmail)}.`,
-      'Codes, password resets and notices now go to the new address; this one no longer signs you in.',
-    ], from, 'email');
+    await this.mail({ ...account, email: oldEmail }, from, 'email', (t) => ({
+      subject: t('notice.email.subject'),
+      what: [t('notice.email.what', { host: this.host, old: oldEmail, new: maskAddress(newEmail) }), t('notice.email.after')],
+    }));
   }
 
   /** A new set of recovery codes replaced the old ones. */
   async recoveryCodesRegenerated(account: Recipient, from: Origin): Promise<void> {
-    await this.mail(account, 'New recovery codes were created', [
-      `New recovery codes were created for your account at ${this.host}. The codes you had before no longer work.`,
-    ], from, 'recovery-regenerated');
+    await this.mail(account, from, 'recovery-regenerated', (t) => ({ subject: t('notice.recoveryNew.subject'), what: [t('notice.recoveryNew.what', { host: this.host })] }));
   }
 
   /** A recovery code stood in for the second factor (at sign-in or to confirm a change). */
   async recoveryCodeUsed(account: Recipient, left: number, from: Origin): Promise<void> {
-    await this.mail(account, 'A recovery code was used', [
-      `One of your recovery codes was used in place of your two-step sign-in, for your account at ${this.host}. ${left} ${left === 1 ? 'code is' : 'codes are'} left.`,
-      left <= 3 ? `Create new codes soon at ${this.deps.issuer}/account.` : '',
-    ].filter(Boolean), from, 'recovery-used');
+    await this.mail(account, from, 'recovery-used', (t) => ({
+      subject: t('notice.recoveryUsed.subject'),
+      what: [
+        t('notice.recoveryUsed.what', { host: this.host, count: left }),
+        left <= 3 ? t('notice.recoveryUsed.soon', { url: `${this.deps.issuer}/account` }) : '',
+      ].filter(Boolean),
+    }));
   }
 
   /** A sign-in from a browser this account hadn't used before (NOTIFY_NEW_BROWSER). */
   async newBrowser(account: Recipient, from: Origin): Promise<void> {
-    await this.mail(account, 'New sign-in to your account', [
-      `Your account at ${this.host} was just signed in to from a browser it hadn’t used before.`,
-      'If this was you, there is nothing to do.',
-    ], from, 'new-browser');
+    await this.mail(account, from, 'new-browser', (t) => ({
+      subject: t('notice.newBrowser.subject'),
+      what: [t('notice.newBrowser.what', { host: this.host }), t('notice.newBrowser.fine')],
+    }));
   }
 
-  private async mail(account: Pick<AccountRecord, 'id' | 'email' | 'name'>, subject: string, what: string[], from: Origin, about: string) {
+  private async mail(account: Recipient, from: Origin, about: string, says: (t: T) => { subject: string; what: string[] }) {
+    const locale = this.localeOf(account, from);
+    const t = translator(locale);
+    const { subject, what } = says(t);
     const browser = describeUserAgent(from.userAgent);
     const where = from.admin
-      ? 'an administrator, with the command-line tool'
-      : [from.ip ? `IP address ${from.ip}` : 'an unknown address', browser].filter(Boolean).join(', ');
-    const text = [
-      `Hello ${account.name},`,
-      '',
-      ...what,
-      '',
-      `When: ${utcTime(from.at ?? new Date())}`,
-      `Where: ${where}`,
-      '',
-      this.advice,
-    ].join('\n');
+      ? t('notice.whereAdmin')
+      : [from.ip ? t('notice.ip', { ip: from.ip }) : t('notice.unknownIp'), browser].filter(Boolean).join(', ');
+    const message = renderMail({
+      subject,
+      greeting: t('mail.hello', { name: account.name }),
+      paragraphs: what,
+      facts: [t('notice.when', { time: utcTime(from.at ?? new Date()) }), t('notice.where', { where })],
+      closing: [t('notice.advice', { url: `${this.deps.issuer}/account` })],
+    }, { locale, brand: this.brand, host: this.host });
     try {
-      await this.deps.mail.send({ to: account.email, subject, text });
+      await this.deps.mail.send({ to: account.email, ...message });
       await this.deps.audit('notice.sent', account.id, from.ip, { about });
     } catch (err) {
       // A notice that can't go out doesn't undo the change; it is logged for the operator.

@@ -1,52 +1,55 @@
-// Message texts in one place. SMS texts stay under 160 GSM characters and end with the origin-bound
-// line (`@host #code`) that lets browsers and phones autofill the code for the right site only.
+// The texts of codes and links sent by SMS and email, in the recipient's language (locales/*.json).
+// SMS texts stay within one 160-character GSM-7 message and end with the origin-bound line
+// (`@host #code`) that lets browsers and phones autofill the code for the right site only.
 import type { ChallengePurpose } from '../store/ports.ts';
+import { translator } from '../i18n/catalogue.ts';
+import { renderMail, type Brand, type RenderedMail } from './mail-render.ts';
 
-export function smsText(purpose: ChallengePurpose, code: string, issuerHost: string, ttlMinutes: number): string {
-  const what = purpose === 'phone-verify' ? 'verify your phone' : purpose === 'sms-enable' ? 'turn on SMS sign-in' : purpose === 'password-reset' ? 'reset your password' : 'sign in';
-  return `${code} is your Tessera code to ${what}. It expires in ${ttlMinutes} minutes. Don't share it.\n\n@${issuerHost} #${code}`;
+export interface TextOptions {
+  locale: string;
+  brand: Brand;
+  /** The issuer's host, e.g. id.example.com. */
+  host: string;
 }
 
-export function emailMessage(purpose: ChallengePurpose, code: string, link: string | null, name: string, ttlMinutes: number) {
-  if (purpose === 'account-unlock') return unlockMessage(link ?? '', name, ttlMinutes);
-  const subject =
-    purpose === 'email-confirm' ? 'Confirm your email address'
-      : purpose === 'email-change' ? 'Confirm your new email address'
-      : purpose === 'password-reset' ? 'Reset your password'
-        : purpose === 'email-enable' ? 'Turn on sign-in codes by email' : 'Your sign-in code';
-  const lines = [
-    `Hello ${name},`,
-    '',
-    purpose === 'email-confirm'
-      ? 'Use this code to confirm your email address:'
-      : purpose === 'email-change'
-        ? 'Use this code to make this address the sign-in email of your account:'
-      : purpose === 'password-reset'
-        ? 'Use this code to choose a new password:'
-        : purpose === 'email-enable'
-          ? 'Use this code to turn on sign-in codes by email:'
-          : 'Use this code to sign in:',
-    '',
-    `    ${code}`,
-    '',
-    ...(link ? ['Or open this link:', link, ''] : []),
-    `The code expires in ${ttlMinutes} minutes. If you did not ask for it, you can ignore this email.`,
-  ];
-  return { subject, text: lines.join('\n') };
+const SMS_PURPOSE: Partial<Record<ChallengePurpose, string>> = {
+  'phone-verify': 'phone-verify', 'sms-enable': 'sms-enable', 'password-reset': 'password-reset',
+};
+
+export function smsText(purpose: ChallengePurpose, code: string, ttlMinutes: number, o: TextOptions): string {
+  const t = translator(o.locale);
+  const what = SMS_PURPOSE[purpose] ?? 'sign-in';
+  return `${t(`sms.code.${what}`, { code, product: o.brand.name, count: ttlMinutes })}\n\n@${o.host} #${code}`;
 }
 
-/** The way back after too many wrong passwords from many places: a link, and no code to type. */
-function unlockMessage(link: string, name: string, ttlMinutes: number) {
-  const text = [
-    `Hello ${name},`,
-    '',
-    'Sign-in to your account was paused because of many wrong password attempts. If that was you, or to keep',
-    'using your account anyway, open this link and press "Unlock":',
-    '',
-    link,
-    '',
-    `The link works once and expires in ${ttlMinutes} minutes. If you didn’t try to sign in, someone may be`,
-    'guessing your password: your account stays safe while it is paused, and choosing a new password also unlocks it.',
-  ];
-  return { subject: 'Unlock sign-in to your account', text: text.join('\n') };
+const MAIL_PURPOSE: Partial<Record<ChallengePurpose, string>> = {
+  'email-confirm': 'email-confirm', 'email-change': 'email-change', 'password-reset': 'password-reset', 'email-enable': 'email-enable',
+};
+
+export function emailMessage(purpose: ChallengePurpose, code: string, link: string | null, name: string | null, ttlMinutes: number, o: TextOptions): RenderedMail {
+  const t = translator(o.locale);
+  const greeting = name ? t('mail.hello', { name }) : t('mail.helloAll');
+  if (purpose === 'account-unlock') {
+    return renderMail({
+      subject: t('mail.unlock.subject'), greeting, paragraphs: [],
+      link: { href: link ?? '', label: t('mail.unlock.button'), intro: t('mail.unlock.intro') },
+      after: [t('mail.unlock.expires', { count: ttlMinutes })],
+    }, o);
+  }
+  const what = MAIL_PURPOSE[purpose] ?? 'sign-in';
+  return renderMail({
+    subject: t(`mail.subject.${what}`), greeting, paragraphs: [t(`mail.intro.${what}`)], code,
+    link: link ? { href: link, label: t('mail.openLink'), intro: t('mail.orLink') } : undefined,
+    after: [t('mail.expires', { count: ttlMinutes })],
+  }, o);
+}
+
+/** Sent instead of a code when the address already has an account (registration) or is taken (email change). */
+export function addressInUseMessage(kind: 'registration' | 'email-change', email: string, o: TextOptions): RenderedMail {
+  const t = translator(o.locale);
+  const k = kind === 'registration' ? 'taken' : 'used';
+  return renderMail({
+    subject: t(`mail.${k}.subject`), greeting: t('mail.helloAll'),
+    paragraphs: [t(`mail.${k}.what`, { host: o.host, email }), t(`mail.${k}.you`), t('mail.notYou')],
+  }, o);
 }

@@ -26,6 +26,8 @@ export interface AccountRecord {
   roles?: string[];
   /** Disabled by an admin: can't sign in; its sessions and tokens were ended. Absent = enabled. */
   disabled?: boolean;
+  /** The language picked at sign-up or later (a catalogue name, e.g. "fr"); emails and texts use it. Absent: not chosen. */
+  locale?: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -226,6 +226,21 @@ function describeStoreContract(
         expect((await store.accounts.findByEmail(a.email))!.id).toBe(a.id);
       });
 
+      it('keeps the account\'s language: set at creation, changed by update, absent when never chosen', async () => {
+        const spanish = account({ locale: 'es' });
+        await store.accounts.create(spanish);
+        for (const read of [await store.accounts.findById(spanish.id), await store.accounts.findByEmail(spanish.email), await store.accounts.viewById(spanish.id)]) {
+          expect(read!.locale).toBe('es');
+        }
+        expect((await store.accounts.update(spanish.id, { locale: 'fr' }))!.locale).toBe('fr');
+        expect((await store.accounts.findById(spanish.id))!.locale).toBe('fr');
+        const unset = account();
+        await store.accounts.create(unset);
+        expect((await store.accounts.findById(unset.id))!.locale ?? null).toBeNull();
+        expect((await store.accounts.update(unset.id, { locale: 'de' }))!.locale).toBe('de');
+        expect((await store.accounts.findById(unset.id))!.locale).toBe('de');
+      });
+
       it('keeps factor records: types, Dates revived, each factor\'s data as it was', async () => {
         const a = account({ factors: factorList({ codes: ['c1', 'c2'] }), preferredMfa: 'sms' });
         await store.accounts.create(a);

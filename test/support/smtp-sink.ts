@@ -8,6 +8,10 @@ export interface ReceivedMail {
   to: string;
   subject: string;
   text: string;
+  /** The HTML part ('' when the mail had none). */
+  html: string;
+  /** The top-level Content-Type, e.g. multipart/alternative. */
+  contentType: string;
 }
 
 export class SmtpSink {
@@ -24,7 +28,9 @@ export class SmtpSink {
         simpleParser(stream)
           .then((m) => {
             const to = session.envelope.rcptTo.map((r) => r.address).join(',');
-            this.mails.push({ to, subject: m.subject ?? '', text: m.text ?? '' });
+            const type = m.headers.get('content-type') as { value?: string } | string | undefined;
+            const contentType = typeof type === 'string' ? type : (type?.value ?? '');
+            this.mails.push({ to, subject: m.subject ?? '', text: m.text ?? '', html: typeof m.html === 'string' ? m.html : '', contentType });
             done();
           })
           .catch(done);

@@ -29,6 +29,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ REFRESH_TOKEN_REUSE_SECONDS: '3600' })).toThrow(/oidc\.refreshReuseSeconds/);
   });
 
+  it('speaks English by default; DEFAULT_LOCALE picks another language that has a catalogue in locales/', () => {
+    expect(loadConfig({}).i18n.defaultLocale).toBe('en');
+    expect(loadConfig({ DEFAULT_LOCALE: 'fr' }).i18n.defaultLocale).toBe('fr');
+    expect(() => loadConfig({ DEFAULT_LOCALE: 'xx' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DEFAULT_LOCALE: 'xx' })).toThrow(/DEFAULT_LOCALE must be one of the catalogues in locales\/ \(en, de, es, fr\)/);
+  });
+
   it('names every bad value', () => {
     const bad = () => loadConfig({ NODE_ENV: 'test', PORT: 'eighty', ISSUER: 'ftp://x', SMTP_URL: 'http://mail', MONGODB_URI: 'postgres://db' });
     expect(bad).toThrow(ConfigError);

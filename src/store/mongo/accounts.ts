@@ -17,6 +17,7 @@ function toAccount(d: AccountDoc): AccountRecord {
     preferredMfa: (d.preferredMfa ?? null) as AccountRecord['preferredMfa'],
     roles: Array.isArray(d.roles) ? [...d.roles] : [],
     disabled: Boolean(d.disabled),
+    ...(d.locale ? { locale: d.locale } : {}),
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -91,6 +92,7 @@ export function mongoAccounts(m: MongoModels): AccountRepo {
           preferredMfa: a.preferredMfa,
           roles: a.roles ?? [],
           disabled: a.disabled ?? false,
+          ...(a.locale ? { locale: a.locale } : {}),
           createdAt: a.createdAt,
           updatedAt: a.updatedAt,
         });

@@ -23,6 +23,7 @@ export interface AccountDoc {
   preferredMfa?: string | null;
   roles?: string[];
   disabled?: boolean;
+  locale?: string | null;
   /** Before factor records: migrated at open (mongo/accounts.ts migrateAccounts). */
   mfa?: string[];
   recoveryCodes?: string[];
@@ -44,6 +45,7 @@ const accountSchema = new Schema<AccountDoc>(
     preferredMfa: { type: String, default: null },
     roles: { type: [String], default: () => [] },
     disabled: { type: Boolean, default: false },
+    locale: { type: String, default: undefined },
     // Legacy fields, read and removed by the migration only.
     mfa: { type: [String], default: undefined },
     recoveryCodes: { type: [String], default: undefined },
