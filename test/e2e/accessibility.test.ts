@@ -5,9 +5,7 @@
 // every second), the consent page shows the client's logo (served by Tessera) and its policy links, and
 // sign-in works by keyboard alone with a visible focus ring. SCREENSHOTS=dir keeps a PNG of each view.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import fs from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { startJourney, type Journey } from '../support/journey.ts';
@@ -16,11 +14,11 @@ import { registerClient, RelyingParty } from '../support/rp.ts';
 import { codeFrom } from '../support/smtp-sink.ts';
 import { shot } from '../support/screens.ts';
 import { solidPng } from '../support/png.ts';
+import { axeViolations, seriousOrCritical, AXE_SOURCE, AXE_VERSION } from '../support/axe.ts';
 import { adminFactors } from '../../src/admin/users.ts';
 import { totpCode } from '../../src/factors/totp/totp.ts';
 import type { SecondFactorType } from '../../src/factors/records.ts';
 
-const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const PASSWORD = 'correct horse battery staple';
 const SMS = 'urn:tessera:acr:mfa:sms';
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
@@ -45,13 +43,7 @@ async function sweep(name: string) {
     for (const width of WIDTHS) {
       await page.emulateMedia({ colorScheme: theme, reducedMotion: 'reduce' });
       await page.setViewportSize({ width, height: 900 });
-      // Evaluated through the debugging protocol: the page's CSP (script-src 'self') stays as it is.
-      if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE);
-      const result = await page.evaluate(async () => {
-        const w = window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } };
-        const r = await w.axe.run(document, { resultTypes: ['violations'] });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
-      });
+      const result = await axeViolations(page);
       const structure = await page.evaluate(() => ({
         h1: document.querySelectorAll('h1').length,
         main: document.querySelectorAll('main').length,
@@ -59,11 +51,8 @@ async function sweep(name: string) {
         footer: document.querySelectorAll('body > footer').length,
       }));
       const counts: Record<string, number> = Object.fromEntries(IMPACTS.map((i) => [i, 0]));
-      const bad: string[] = [];
-      for (const v of result) {
-        counts[v.impact] = (counts[v.impact] ?? 0) + v.targets.length;
-        if (v.impact === 'serious' || v.impact === 'critical') bad.push(`${v.impact} ${v.id} (${v.help}): ${v.targets.join(', ')}`);
-      }
+      for (const v of result) counts[v.impact] = (counts[v.impact] ?? 0) + v.targets.length;
+      const bad = seriousOrCritical(result);
       if (structure.h1 !== 1) bad.push(`structure: ${structure.h1} h1 elements (one expected)`);
       if (structure.main !== 1 || structure.header !== 1 || structure.footer !== 1) bad.push(`structure: landmarks header/main/footer = ${structure.header}/${structure.main}/${structure.footer}`);
       rows.push({ page: name, theme, width, counts, bad });
@@ -141,7 +130,7 @@ describe('accessibility of every hosted page (axe-core, both themes, 390 and 128
     expect(await policy.getAttribute('rel')).toBe('noopener noreferrer');
     // The harness itself sees a violation: a low-contrast line in dark mode is reported as serious.
     await page.emulateMedia({ colorScheme: 'dark' });
-    await page.evaluate(AXE);
+    await page.evaluate(AXE_SOURCE);
     const canary = await page.evaluate(async () => {
       const p = document.createElement('p');
       p.textContent = 'Low contrast canary';
@@ -298,7 +287,7 @@ describe('accessibility of every hosted page (axe-core, both themes, 390 and 128
     await expectHeading(page, 'Change your email address');
     for (const [path, heading, name] of [
       ['/account', 'Your account', 'account: overview'],
-      ['/account/profile', 'Your name', 'account: profile'],
+      ['/account/profile', 'Your profile', 'account: profile'],
       ['/account/email', 'Change your email address', 'account: email'],
       ['/account/devices', 'Signed-in devices', 'account: devices'],
       ['/account/apps', 'Connected apps', 'account: apps'],
@@ -313,7 +302,7 @@ describe('accessibility of every hosted page (axe-core, both themes, 390 and 128
     await page.goto(`${j.t.issuer}/account/profile`);
     await page.fill('#name', '');
     await page.click('button:has-text("Save")');
-    await expectHeading(page, 'Your name');
+    await expectHeading(page, 'Your profile');
     await sweep('account: profile (error)');
     await page.goto(`${j.t.issuer}/account/email`);
     await page.fill('#email', `changed-${Date.now()}@example.com`);
@@ -400,7 +389,7 @@ describe('accessibility of every hosted page (axe-core, both themes, 390 and 128
   it('has no serious or critical violation anywhere (table below)', () => {
     const head = `${'page'.padEnd(44)} ${'theme'.padEnd(6)} ${'width'.padStart(5)}  ${IMPACTS.map((i) => i.padStart(8)).join(' ')}`;
     const lines = rows.map((r) => `${r.page.padEnd(44)} ${r.theme.padEnd(6)} ${String(r.width).padStart(5)}  ${IMPACTS.map((i) => String(r.counts[i] ?? 0).padStart(8)).join(' ')}`);
-    console.log(`axe-core ${JSON.parse(fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/package.json'), 'utf8')).version}: violations (affected nodes) by impact\n${head}\n${lines.join('\n')}\n${rows.length} views`);
+    console.log(`axe-core ${AXE_VERSION}: violations (affected nodes) by impact\n${head}\n${lines.join('\n')}\n${rows.length} views`);
     expect(rows.length).toBeGreaterThanOrEqual(40 * 4);
     const bad = rows.flatMap((r) => r.bad.map((b) => `${r.page} [${r.theme}, ${r.width}px]: ${b}`));
     expect(bad).toEqual([]);

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { startTessera, type RunningTessera } from '../support/tessera.ts';
 import { launchBrowser, expectHeading } from '../support/browser.ts';
 import { shot } from '../support/screens.ts';
+import { axeViolations, seriousOrCritical } from '../support/axe.ts';
 import { codeFrom } from '../support/smtp-sink.ts';
 import { HttpClient } from '../support/http.ts';
 import { REDIRECT, httpRp, signIn, silent, type HttpRp } from '../support/rp-http.ts';
@@ -29,6 +30,7 @@ let page: Page;
 let adminId: string;
 let danaId: string;
 let smsTexts = 0; // texts to the admin's phone so far
+let axeViews = 0; // console views axe-core checked (pages × themes × widths)
 
 beforeAll(async () => {
   t = await startTessera();
@@ -49,12 +51,21 @@ afterAll(async () => {
   await t?.stop();
 });
 
+/** A screenshot at a phone's and a desktop's width, and axe-core in both colour schemes at each: no serious or critical violation. */
 async function both(name: string) {
+  const bad: string[] = [];
   for (const width of [390, 1280]) {
     await page.setViewportSize({ width, height: 800 });
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      bad.push(...seriousOrCritical(await axeViolations(page)).map((v) => `${name} [${colorScheme}, ${width}px]: ${v}`));
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
     await shot(page, `${name}-${width}`);
   }
   await page.setViewportSize({ width: 1280, height: 800 });
+  axeViews += 4;
+  expect(bad).toEqual([]);
 }
 
 /** The password page, then the SMS code to the admin's phone. */
@@ -289,5 +300,6 @@ describe('admin console in the browser', () => {
       await other.close();
     }
     expect(danaId).toBeTruthy();
+    expect(axeViews).toBeGreaterThanOrEqual(15 * 4); // every console page above, both themes and widths
   });
 });
