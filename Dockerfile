@@ -16,6 +16,7 @@ COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY views ./views
 COPY public ./public
+COPY locales ./locales
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000

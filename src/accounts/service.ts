@@ -202,6 +202,8 @@ export function accountClaims(a: AccountRecord): Record<string, unknown> {
     email: a.email,
     email_verified: a.emailVerified,
     ...(a.phoneNumber ? { phone_number: a.phoneNumber, phone_number_verified: a.phoneNumberVerified } : {}),
+    // The language the user picked (sign-up or the switcher): an app can greet them in it.
+    ...(a.locale ? { locale: a.locale } : {}),
     updated_at: Math.floor(a.updatedAt.getTime() / 1000),
   };
 }

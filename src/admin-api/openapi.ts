@@ -4,6 +4,7 @@ import { AUTH_METHODS, GRANT_TYPES, LIMITS, RESPONSE_TYPES } from '../admin/clie
 import { MAX_GRACE_SECONDS } from '../admin/clients.ts';
 import { ADMIN_SCOPE } from '../oidc/client-metadata.ts';
 import { PROBLEMS, PROBLEM_TYPE } from './problem.ts';
+import { SUPPORTED } from '../i18n/catalogue.ts';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const problem = (description: string) => ({ description, content: { [PROBLEM_TYPE]: { schema: ref('Problem') } } });
@@ -92,6 +93,7 @@ const USER_FIELDS = {
   mfa: FACTOR_TYPES,
   totp_secret: { type: 'string', writeOnly: true, maxLength: 200, description: 'Base32 authenticator secret (imports).' },
   preferred_mfa: { enum: ['sms', 'email', 'totp', null] },
+  locale: { enum: [...SUPPORTED, null], description: 'Language of the user’s emails and texts, and the OIDC `locale` claim.' },
 };
 
 const USER = {
@@ -108,6 +110,7 @@ const USER = {
     recovery_codes_left: { type: 'integer' },
     admin: { type: 'boolean', description: 'The admin role: granted only from the CLI.' },
     disabled: { type: 'boolean' },
+    locale: { enum: [...SUPPORTED, null] },
     factors: {
       type: 'array',
       items: { type: 'object', properties: { type: { type: 'string' }, created_at: { type: 'string', format: 'date-time' }, last_used_at: { type: ['string', 'null'], format: 'date-time' } } },

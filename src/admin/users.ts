@@ -2,6 +2,7 @@
 // may set (email_verified, phone_number_verified, mfa) for migrations.
 import { removeAccount } from '../accounts/removal.ts';
 import { z } from 'zod';
+import { isSupported, SUPPORTED } from '../i18n/catalogue.ts';
 import type { AccountPatch, AccountRecord, Store } from '../store/ports.ts';
 import type { SecretBox } from '../secrets.ts';
 import { randomId } from '../secrets.ts';
@@ -16,6 +17,8 @@ import { LoginGuard, CodeGuard } from '../guard/limits.ts';
 
 const MFA = z.array(z.enum(['sms', 'email', 'totp'])).max(3);
 const PREFERRED = z.enum(['sms', 'email', 'totp']).nullable();
+// The account's language (emails, texts, the OIDC `locale` claim): one of the catalogues in locales/.
+const LOCALE = z.string().refine(isSupported, { message: `must be one of ${SUPPORTED.join(', ')}` });
 
 const CreateSchema = z
   .object({
@@ -28,6 +31,7 @@ const CreateSchema = z
     mfa: MFA.optional(),
     totp_secret: z.string().max(200).optional(),
     preferred_mfa: PREFERRED.optional(),
+    locale: LOCALE.optional(),
   })
   .strict();
 
@@ -42,6 +46,7 @@ const UpdateSchema = z
     mfa: MFA.optional(),
     totp_secret: z.string().max(200).optional(),
     preferred_mfa: PREFERRED.optional(),
+    locale: LOCALE.nullable().optional(),
   })
   .strict();
 
@@ -80,6 +85,7 @@ export function userView(a: AccountRecord) {
     recovery_codes_left: recoveryCodesLeft(a.factors),
     admin: (a.roles ?? []).includes(ADMIN_ROLE),
     disabled: Boolean(a.disabled),
+    locale: a.locale ?? null,
     // Never a secret: what is on and when it was used.
     factors: a.factors.map((f) => ({ type: f.type, created_at: f.createdAt.toISOString(), last_used_at: f.lastUsedAt ? f.lastUsedAt.toISOString() : null })),
     created_at: a.createdAt.toISOString(),
@@ -144,15 +150,16 @@ export class UserAdmin {
   async create(input: unknown, by: Actor = CLI) {
     const parsed = CreateSchema.safeParse(input);
     if (!parsed.success) throw zodToFields(parsed.error);
-    const { totp_secret, preferred_mfa, mfa, ...rest } = parsed.data;
+    const { totp_secret, preferred_mfa, mfa, locale, ...rest } = parsed.data;
     // Checked before anything is stored: a bad factor request creates no account.
     const phoneVerified = Boolean(rest.phone_number && rest.phone_number_verified);
     adminFactors({ factors: [], phoneNumber: rest.phone_number ?? null, phoneNumberVerified: phoneVerified, emailVerified: rest.email_verified === true, preferredMfa: null }, { mfa, totp_secret, preferred_mfa }, this.box);
     const account = await this.accounts.register({ ...rest, mfa: mfa?.filter((t) => t !== 'totp') });
     await this.store.audit.record({ type: 'admin.user_created', accountId: account.id, ip: by.ip ?? null, detail: actorDetail(by) });
-    if (!totp_secret && !preferred_mfa && !mfa?.includes('totp')) return userView(account);
+    const withLocale = locale ? { locale } : {};
+    if (!totp_secret && !preferred_mfa && !mfa?.includes('totp')) return userView(locale ? (await this.store.accounts.update(account.id, withLocale))! : account);
     const next = adminFactors(account, { mfa, totp_secret, preferred_mfa }, this.box);
-    return userView((await this.store.accounts.update(account.id, next))!);
+    return userView((await this.store.accounts.update(account.id, { ...next, ...withLocale }))!);
   }
 
   private async find(idOrEmail: string): Promise<AccountRecord> {
@@ -177,6 +184,7 @@ export class UserAdmin {
     const u = parsed.data;
     const patch: AccountPatch = {};
     if (u.name !== undefined) patch.name = u.name;
+    if (u.locale !== undefined) patch.locale = u.locale;
     if (u.email !== undefined) {
       const e = EmailSchema.safeParse(u.email);
       if (!e.success) throw new FieldErrors({ email: e.error.issues[0].message });

@@ -89,7 +89,7 @@ export function createProvider(opts: {
     },
     claims: {
       openid: ['sub', 'acr', 'amr', 'auth_time'],
-      profile: ['name', 'updated_at'],
+      profile: ['name', 'locale', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
     },

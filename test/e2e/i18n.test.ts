@@ -154,9 +154,11 @@ describe('the account’s language for its mail and texts', () => {
     await expectHeading(page, '¿Permitir el acceso?');
     expect(await page.title()).toBe('¿Permitir el acceso? – Example Shop – Tessera');
     await page.click('button:has-text("Permitir")');
-    await j.rpServer.nextArrival(15_000, page);
+    const tokens = await rp.finish(await j.rpServer.nextArrival(15_000, page), started);
     const account = (await t.store.accounts.findByEmail(email))!;
     expect(account.locale).toBe('es');
+    // The app learns it too: the OIDC `locale` claim (profile scope).
+    expect((await rp.userinfo(tokens.access_token, account.id)).locale).toBe('es');
 
     // Later, from a page in English (another browser's language, the app's ui_locales), the SMS that
     // verifies a phone is in the account's language.

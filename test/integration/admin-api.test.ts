@@ -255,6 +255,17 @@ describe.each(['sqlite', 'mongo'] as const)('admin API on %s', (kind) => {
     expect((await api('DELETE', `/users/${sub}`)).status).toBe(204);
     expectProblem(await api('GET', `/users/${sub}`), 404);
 
+    // The account's language: set at creation, changed, cleared; a language without a catalogue is refused.
+    const es = await api('POST', '/users', { body: { email: `es-${kind}@example.com`, password: PASSWORD, name: 'Lucía', locale: 'es' } });
+    expect(es.status, es.text).toBe(201);
+    expect(es.json.locale).toBe('es');
+    expect((await t.store.accounts.findById(es.json.sub))?.locale).toBe('es');
+    expect((await api('PATCH', `/users/${es.json.sub}`, { body: { locale: 'de' } })).json.locale).toBe('de');
+    expect((await api('PATCH', `/users/${es.json.sub}`, { body: { locale: null } })).json.locale).toBeNull();
+    const unknown = await api('PATCH', `/users/${es.json.sub}`, { body: { locale: 'xx' } });
+    expectProblem(unknown, 400, 'locale');
+    expect((await api('GET', `/users/${es.json.sub}`)).json.locale).toBeNull();
+
     const events = await auditOf(`account=${sub}`);
     expect(events.map((e) => e.type)).toEqual(['admin.user_deleted', 'admin.mfa_reset', 'admin.user_enabled', 'admin.user_disabled', 'admin.user_updated', 'admin.user_created']);
     for (const e of events) expect(e).toMatchObject({ via: 'api', admin: admin.id });

@@ -31,7 +31,7 @@ function productionCopy(): string {
     for (const [name, rel] of Object.entries(bins)) fs.symlinkSync(path.join(source, rel), path.join(dir, 'node_modules', '.bin', name));
   }
   for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
-  for (const d of ['src', 'config', 'views', 'public']) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
+  for (const d of ['src', 'config', 'views', 'public', 'locales']) fs.cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
   return dir;
 }
 
