@@ -33,7 +33,8 @@ export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: b
       tpl = pug.compileFile(path.join(VIEWS, `${view}.pug`), { cache: false });
       if (opts.cache) cache.set(view, tpl);
     }
-    const locale = pageLocale(ctx);
+    // The admin console is written in English only: its pages say so (lang) and its frame speaks it too.
+    const locale = locals.consolePage ? 'en' : pageLocale(ctx);
     const html = tpl({
       lang: locale,
       t: translator(locale),

@@ -148,6 +148,19 @@ describe.each(['sqlite', 'mongo'] as const)('admin console on %s', (kind) => {
     expect(url).toBe(`${t.issuer}/admin/events`);
   });
 
+  it('speaks English whatever language the admin picked for the hosted pages', async () => {
+    const { http } = await adminBrowser();
+    const csrf = await form(http, '/account');
+    const chose = await http.post('/account/locale', new URLSearchParams([['_csrf', csrf], ['lang', 'fr'], ['return_to', '/account']]));
+    expect(chose.status).toBe(303);
+    const account = await (await http.get('/account')).text();
+    expect(account).toContain('<html lang="fr">');
+    const console = await (await http.get('/admin/clients')).text();
+    expect(console).toContain('<html lang="en">');
+    expect(textOf(console)).toContain('Secured by');
+    expect(console).not.toContain('Sécurisé par');
+  });
+
   it('refuses a form without the CSRF token of this session', async () => {
     const { http } = await adminBrowser();
     const res = await http.post('/admin/clients', { client_name: 'No token', redirect_uris: 'https://app.example/cb' });
