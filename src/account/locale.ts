@@ -9,12 +9,16 @@ import { field } from '../interaction/context.ts';
 import { isSupported } from '../i18n/catalogue.ts';
 import { rememberLocale, safeReturnPath } from '../http/locale.ts';
 
-async function choose(s: Services, ctx: Context, back: string) {
+/**
+ * `toAccount`: also store it on the signed-in account (its emails and texts follow). Only from forms whose
+ * CSRF token is bound to this session or sign-in (/account, /interaction): /locale's token is bound to no
+ * session, so a form planted from elsewhere could otherwise change what language a victim's mail is in.
+ */
+async function choose(s: Services, ctx: Context, back: string, toAccount: boolean) {
   const lang = field(ctx, 'lang', 16);
   if (isSupported(lang)) {
     rememberLocale(ctx, lang);
-    // Signed in (this browser's session): emails and texts follow the choice too.
-    const session = await s.provider.Session.get(ctx as never);
+    const session = toAccount ? await s.provider.Session.get(ctx as never) : undefined;
     if (session?.accountId) {
       const account = await s.store.accounts.findById(session.accountId);
       if (account && account.locale !== lang) await s.store.accounts.update(account.id, { locale: lang });
@@ -26,12 +30,12 @@ async function choose(s: Services, ctx: Context, back: string) {
 
 export function localeRouter(s: Services): Router {
   const r = new Router();
-  r.post('/locale', (ctx) => choose(s, ctx, safeReturnPath(field(ctx, 'return_to', 1024)) ?? '/'));
+  r.post('/locale', (ctx) => choose(s, ctx, safeReturnPath(field(ctx, 'return_to', 1024)) ?? '/', false));
   r.post('/account/locale', (ctx) => {
     const back = safeReturnPath(field(ctx, 'return_to', 1024));
-    return choose(s, ctx, back && (back === '/account' || back.startsWith('/account/') || back.startsWith('/account?')) ? back : '/account');
+    return choose(s, ctx, back && (back === '/account' || back.startsWith('/account/') || back.startsWith('/account?')) ? back : '/account', true);
   });
   // The interaction's own page shows whichever step the sign-in is at.
-  r.post('/interaction/:uid/locale', (ctx) => choose(s, ctx, `/interaction/${encodeURIComponent(ctx.params.uid)}`));
+  r.post('/interaction/:uid/locale', (ctx) => choose(s, ctx, `/interaction/${encodeURIComponent(ctx.params.uid)}`, true));
   return r;
 }

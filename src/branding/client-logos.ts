@@ -37,7 +37,12 @@ for (const [net4, bits] of [
   ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
   ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) BLOCKED.addSubnet(net4, bits, 'ipv4');
-for (const [net6, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64]] as const)
+// ::/96 covers :: and ::1 and the old IPv4-compatible ::a.b.c.d; 64:ff9b:1::/48 is local-use NAT64; fec0::/10
+// the old site-local; 2002::/16 (6to4) and 2001::/32 (Teredo) wrap an IPv4 address that may be private.
+for (const [net6, bits] of [
+  ['::', 96], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
+  ['64:ff9b:1::', 48], ['2002::', 16], ['2001::', 32],
+] as const)
   BLOCKED.addSubnet(net6, bits, 'ipv6');
 const LOOPBACK = new net.BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');

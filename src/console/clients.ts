@@ -137,7 +137,7 @@ export function clientRoutes(s: Services, r: Router, c: Console) {
     if (BUILT_IN_CLIENTS.has(v.client_id)) {
       return c.view(ctx, admin, 'client', {
         title: describe(s, v).name, section: 'clients', client: describe(s, v),
-        errors: { form: 'This client is built in (Tessera’s own pages): it can’t be changed or deleted.' },
+        errors: { form: 'This client is built in (the identity service’s own pages): it can’t be changed or deleted.' },
       }, 400);
     }
     return handler(ctx, admin, v);

@@ -33,13 +33,15 @@ export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: b
       tpl = pug.compileFile(path.join(VIEWS, `${view}.pug`), { cache: false });
       if (opts.cache) cache.set(view, tpl);
     }
-    // The admin console is written in English only: its pages say so (lang) and its frame speaks it too.
-    const locale = locals.consolePage ? 'en' : pageLocale(ctx);
+    // The admin console (every page under /admin: its gate, errors and 403 too) is written in English only:
+    // its pages say so (lang), their frame speaks it too, and they offer no language switcher.
+    const adminArea = Boolean(locals.consolePage) || ctx.path === '/admin' || ctx.path.startsWith('/admin/');
+    const locale = adminArea ? 'en' : pageLocale(ctx);
     const html = tpl({
       lang: locale,
       t: translator(locale),
       languages: LANGUAGES,
-      switcher: switcherTarget(ctx),
+      switcher: adminArea ? null : switcherTarget(ctx),
       csrf: csrfToken(ctx, opts.csrfKeys),
       devOutbox: opts.devOutbox,
       product: opts.productName ?? 'Tessera',

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pug from 'pug';
 import { translator } from '../i18n/catalogue.ts';
+import { brandShades } from '../branding/colour.ts';
 
 const TEMPLATE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'views', 'mail', 'message.pug');
 let compiled: pug.compileTemplate | undefined;
@@ -41,7 +42,8 @@ export function renderMail(parts: MailParts, opts: { locale: string; brand: Bran
   const support = opts.brand.supportContact ? t('mail.support', { contact: opts.brand.supportContact }) : null;
   compiled ??= pug.compileFile(TEMPLATE);
   const html = compiled({
-    lang: opts.locale, product: opts.brand.name, color: opts.brand.primaryColor,
+    lang: opts.locale, product: opts.brand.name, // The pages' shade of the brand colour: white button text on it keeps 4.5:1 (BRAND_PRIMARY_COLOR may be light).
+    color: brandShades(opts.brand.primaryColor).brand,
     subject: parts.subject, greeting: parts.greeting, paragraphs: parts.paragraphs, code: parts.code, link: parts.link,
     after: parts.after ?? [], facts: parts.facts ?? [], closing: parts.closing ?? [], footer, support,
   });

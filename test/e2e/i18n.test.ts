@@ -200,5 +200,11 @@ describe('the account’s language for its mail and texts', () => {
     expect(await page.locator('.alert-ok').innerText()).toBe('Votre profil a été enregistré.');
     expect((await t.store.accounts.findByEmail(email))!.locale).toBe('fr');
     await shots('i18n-account-fr');
+    // The switcher of a page outside /account (its token bound to no session) changes this browser's
+    // language only, never the account's: a form planted from elsewhere can't choose the victim's mail language.
+    await page.goto(`${t.issuer}/`);
+    await page.getByRole('navigation', { name: 'Langue' }).getByRole('button', { name: 'Español' }).click();
+    await expect.poll(() => page.locator('html').getAttribute('lang')).toBe('es');
+    expect((await t.store.accounts.findByEmail(email))!.locale).toBe('fr');
   });
 });

@@ -108,11 +108,15 @@ describe.each(['sqlite', 'mongo'] as const)('admin console on %s', (kind) => {
 
   it('refuses a non-admin with 403, and tells an admin without a second factor to set one up on /account', async () => {
     const plain = await account();
-    const http = new HttpClient(t.issuer);
+    // A French browser: the sign-in is French, /admin's refusal English like the rest of /admin (no switcher).
+    const http = new HttpClient(t.issuer, { 'accept-language': 'fr' });
     const { res, url } = await signInVia(http, '/admin', { ...plain, phone: '' });
     expect(url).toBe(`${t.issuer}/admin`);
     expect(res.status).toBe(403);
-    expect(textOf(await res.text())).toContain('The admin console is for administrators');
+    const refused = await res.text();
+    expect(textOf(refused)).toContain('The admin console is for administrators');
+    expect(refused).toContain('<html lang="en">');
+    expect(refused).not.toContain('lang-switch');
     expect((await http.post('/admin/users/x/unlock', { _csrf: await form(http, '/account') })).status).toBe(403);
 
     const bare = await account({ admin: true });
@@ -159,6 +163,12 @@ describe.each(['sqlite', 'mongo'] as const)('admin console on %s', (kind) => {
     expect(console).toContain('<html lang="en">');
     expect(textOf(console)).toContain('Secured by');
     expect(console).not.toContain('Sécurisé par');
+    expect(console).not.toContain('lang-switch');
+    const missing = await http.get('/admin/clients/no-such-client');
+    expect(missing.status).toBe(404);
+    const missingHtml = await missing.text();
+    expect(missingHtml).toContain('<html lang="en">');
+    expect(missingHtml).not.toContain('lang-switch');
   });
 
   it('refuses a form without the CSRF token of this session', async () => {

@@ -64,6 +64,11 @@ describe('branding from config', () => {
     const brand = /--brand: (#[0-9a-f]{6});/.exec(css)![1];
     expect(brand).not.toBe('#ffcc00');
     expect(contrast('#ffffff', brand)).toBeGreaterThanOrEqual(4.5);
+    // Mail uses the same readable shade (white text on it), never the raw colour.
+    await t.built.services.notices.passwordResetForced({ id: 'x', email: 'brand@example.com', name: 'Bea' }, { ip: null, admin: true });
+    const mail = await t.smtp.waitFor('brand@example.com');
+    expect(mail.html).toContain(brand);
+    expect(mail.html.toLowerCase()).not.toContain('#ffcc00');
   });
 
   it('keeps Tessera’s look by default: no brand stylesheet, the mark, no logo route', async () => {

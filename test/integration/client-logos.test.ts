@@ -96,5 +96,9 @@ describe('client logos', () => {
     for (const a of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:10.0.0.1', '::ffff:a00:1', '224.0.0.1'])
       expect(isNonPublic(a), a).toBe(true);
     for (const a of ['93.184.216.34', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(isNonPublic(a), a).toBe(false);
+    // IPv6 forms that wrap an IPv4 address or a local network: IPv4-compatible, local-use NAT64, site-local,
+    // 6to4 (2002:c0a8:0101:: is 192.168.1.1) and Teredo.
+    for (const a of ['::a00:1', '::10.0.0.1', '64:ff9b:1::a00:1', 'fec0::1', '2002:c0a8:101::1', '2001:0:4136:e378:8000:63bf:3fff:fdd2'])
+      expect(isNonPublic(a), a).toBe(true);
   });
 });
