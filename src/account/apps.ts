@@ -78,7 +78,7 @@ export async function connectedApps(s: Services, a: AccountRecord): Promise<Conn
 
 /** The client's logo as Tessera serves it (a third-party URL would be blocked by the pages' CSP anyway). */
 async function servedLogo(s: Services, clientId: string, uri: unknown): Promise<string | null> {
-  const logo = typeof uri === 'string' ? await s.clientLogos.get(uri) : null;
+  const logo = typeof uri === 'string' ? await s.clientLogos.forPage(uri) : null;
   return logo ? clientLogoUrl(clientId, logo.version) : null;
 }
 

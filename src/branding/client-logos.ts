@@ -21,6 +21,7 @@ const MAX_REDIRECTS = 2;
 const KEEP_MS = 24 * 3600_000; // a fetched logo is fetched again a day later
 const RETRY_MS = 10 * 60_000; // a failed one is tried again after 10 minutes, not on every page
 const MAX_ENTRIES = 200; // bounds memory: 200 × 256 KB at worst
+const PAGE_WAIT_MS = 800; // the longest a sign-in, consent or apps page waits for a logo it hasn't got yet
 
 export interface ClientLogo {
   bytes: Buffer;
@@ -109,6 +110,27 @@ export class ClientLogos {
       .finally(() => this.pending.delete(url));
     this.pending.set(url, p);
     return p;
+  }
+
+  /**
+   * For a page: never holds it up for long. A fresh logo is returned at once; an expired one is returned
+   * while a new fetch runs behind it; a logo not fetched yet is waited for at most `waitMs` (the fetch goes
+   * on and fills the cache for the next page). So a relying party's slow image host can't slow sign-in.
+   */
+  async forPage(url: string, waitMs = PAGE_WAIT_MS): Promise<ClientLogo | null> {
+    const hit = this.cache.get(url);
+    if (hit && hit.until > Date.now()) return hit.logo;
+    if (hit?.logo) {
+      void this.get(url);
+      return hit.logo;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+    try {
+      return await Promise.race([this.get(url), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Fetches and checks (exported for tests through get()); throws LogoRefused with the reason. */

@@ -38,7 +38,7 @@ export async function loadInteraction(s: Services, ctx: Context): Promise<Loaded
   if (!client) throw new SessionExpired();
   const meta = clientMeta(client);
   // The logo as Tessera serves it (fetched once and checked; none when that failed): pages stay img-src 'self'.
-  const logo = typeof meta.logo_uri === 'string' ? await s.clientLogos.get(meta.logo_uri) : null;
+  const logo = typeof meta.logo_uri === 'string' ? await s.clientLogos.forPage(meta.logo_uri) : null;
   useInteractionLocale(ctx, details.params as Record<string, unknown>, (details as { iat?: number }).iat);
   return {
     uid: details.uid,

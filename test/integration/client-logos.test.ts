@@ -92,6 +92,17 @@ describe('client logos', () => {
     expect(refused.slice(1).every((r) => /non-public address/.test(r))).toBe(true);
   });
 
+  it('a page waits for a logo only briefly: a slow host can’t hold up sign-in, and the next page has the logo', async () => {
+    const { logos: l } = logos();
+    const started = Date.now();
+    expect(await l.forPage(`${base}/slow.png`, 150)).toBeNull();
+    expect(Date.now() - started).toBeLessThan(1000); // not the fetch's own 1.5 s deadline
+    expect((await l.forPage(`${base}/logo.png`, 1000))?.type).toBe('image/png');
+    const again = Date.now();
+    expect((await l.forPage(`${base}/logo.png`, 1000))?.type).toBe('image/png');
+    expect(Date.now() - again).toBeLessThan(50); // from memory
+  });
+
   it('classifies addresses', () => {
     for (const a of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:10.0.0.1', '::ffff:a00:1', '224.0.0.1'])
       expect(isNonPublic(a), a).toBe(true);
