@@ -166,8 +166,11 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   followKeys(provider, keys);
   keys.start();
   const smsGuard = new SmsGuard(store, config.sms.limits);
-  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics });
-  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit, brand: config.brand, defaultLocale: config.i18n.defaultLocale });
+  // Mail carries the brand's logo by its absolute address (Tessera serves it; a mail client fetches it or not).
+  const brandLogoPath = brandUrls(branding).logo;
+  const mailBrand = { ...config.brand, logoUrl: brandLogoPath ? `${config.issuer}${brandLogoPath}` : null };
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics, brand: mailBrand });
+  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit, brand: mailBrand, defaultLocale: config.i18n.defaultLocale });
   setHashConcurrency(config.limits.passwordHashConcurrency);
   const loginGuard = new LoginGuard(store, config.login);
   const unlock = new AccountUnlock({ store, config, challenges, loginGuard, audit, log });

@@ -3,6 +3,7 @@
 // Codes are stored as keyed hashes, compared in constant time, single-use, expire, and a challenge is
 // void after maxAttempts wrong answers.
 import type { ChallengePurpose, ChallengeRecord, Store } from '../store/ports.ts';
+import type { Brand } from '../notify/mail-render.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { MailSender } from '../notify/mail.ts';
@@ -80,6 +81,8 @@ export class ChallengeEngine {
       audit: Audit;
       /** Codes sent, refused (by rule) and failed, for /metrics. */
       metrics?: CodeMetrics;
+      /** The brand for mail (with the logo's address); config.brand when absent. */
+      brand?: Brand;
     },
   ) {}
 
@@ -340,7 +343,7 @@ export class ChallengeEngine {
     const account = await this.deps.store.accounts.findById(accountId).catch(() => null);
     const stored = account?.locale && isSupported(account.locale) ? account.locale : null;
     const locale = stored ?? (requested && isSupported(requested) ? requested : this.deps.config.i18n.defaultLocale);
-    return { locale, brand: this.deps.config.brand, host: new URL(this.deps.config.issuer).host };
+    return { locale, brand: this.deps.brand ?? this.deps.config.brand, host: new URL(this.deps.config.issuer).host };
   }
 
   /** The code (or the notice) by email, past every cap; false when the mail server refused it. */

@@ -14,6 +14,8 @@ export interface Brand {
   name: string;
   primaryColor: string;
   supportContact: string | null;
+  /** BRAND_LOGO as Tessera serves it, absolute (https://id.example.com/branding/logo?v=…); none: the name alone. */
+  logoUrl?: string | null;
 }
 
 export interface MailParts {
@@ -42,7 +44,8 @@ export function renderMail(parts: MailParts, opts: { locale: string; brand: Bran
   const support = opts.brand.supportContact ? t('mail.support', { contact: opts.brand.supportContact }) : null;
   compiled ??= pug.compileFile(TEMPLATE);
   const html = compiled({
-    lang: opts.locale, product: opts.brand.name, // The pages' shade of the brand colour: white button text on it keeps 4.5:1 (BRAND_PRIMARY_COLOR may be light).
+    lang: opts.locale, product: opts.brand.name, logoUrl: opts.brand.logoUrl ?? null,
+    // The pages' shade of the brand colour: white button text on it keeps 4.5:1 (BRAND_PRIMARY_COLOR may be light).
     color: brandShades(opts.brand.primaryColor).brand,
     subject: parts.subject, greeting: parts.greeting, paragraphs: parts.paragraphs, code: parts.code, link: parts.link,
     after: parts.after ?? [], facts: parts.facts ?? [], closing: parts.closing ?? [], footer, support,

@@ -52,6 +52,13 @@ describe('branding from config', () => {
 
     const css = await (await fetch(new URL(theme!, t.issuer))).text();
     expect(css).toContain('--brand: #c81e5a;');
+    // Mail: the name, and the logo by its absolute address on this issuer (the HTML part); the name in the text.
+    await t.built.services.notices.passwordResetForced({ id: 'x', email: 'acme@example.com', name: 'Ada' }, { ip: null, admin: true });
+    const mail = await t.smtp.waitFor('acme@example.com');
+    expect(mail.html).toContain(`<img src="${t.issuer}${logoSrc}"`);
+    expect(mail.html).toContain('Acme ID');
+    expect(mail.text).toContain('Acme ID');
+    expect(mail.html).not.toContain('Tessera');
     // The account pages' own client carries the brand too ("Signing in to Acme ID account").
     expect((await t.store.clients.find('tessera-account'))?.metadata.client_name).toBe('Acme ID account');
   });
