@@ -55,7 +55,7 @@ import { adminApi, isAdminApiPath } from './admin-api/index.ts';
 import type { Services } from './services.ts';
 import { loadBranding } from './branding/brand.ts';
 import { ClientLogos } from './branding/client-logos.ts';
-import { brandingRoutes, brandUrls, isBrandingPath } from './http/branding.ts';
+import { brandingRoutes, brandUrls, isBrandingPath, mailBrand } from './http/branding.ts';
 
 const PUBLIC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public');
 const FORM_PREFIXES = ['/unlock', '/interaction/', '/account', '/admin', '/locale'];
@@ -166,11 +166,9 @@ export async function buildApp(config: Config, opts: { store?: Store; log?: Logg
   followKeys(provider, keys);
   keys.start();
   const smsGuard = new SmsGuard(store, config.sms.limits);
-  // Mail carries the brand's logo by its absolute address (Tessera serves it; a mail client fetches it or not).
-  const brandLogoPath = brandUrls(branding).logo;
-  const mailBrand = { ...config.brand, logoUrl: brandLogoPath ? `${config.issuer}${brandLogoPath}` : null };
-  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics, brand: mailBrand });
-  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit, brand: mailBrand, defaultLocale: config.i18n.defaultLocale });
+  const brandForMail = mailBrand(config.brand, branding, config.issuer);
+  const challenges = new ChallengeEngine({ store, box, mail, sms, smsGuard, emailGuard: new EmailGuard(store, config.mail.limits), config, log, audit, metrics, brand: brandForMail });
+  const notices = new SecurityNotices({ mail, sms, smsGuard, issuer: config.issuer, log, audit, brand: brandForMail, defaultLocale: config.i18n.defaultLocale });
   setHashConcurrency(config.limits.passwordHashConcurrency);
   const loginGuard = new LoginGuard(store, config.login);
   const unlock = new AccountUnlock({ store, config, challenges, loginGuard, audit, log });

@@ -19,15 +19,23 @@ export async function ensureBuiltInClient(store: Store, clientId: string, metada
   }
 }
 
-/** `product`: the brand name (BRAND_NAME): the account pages' client is named after it ("Acme ID account"). */
-export async function ensureAccountClient(store: Store, issuer: string, product = 'Tessera'): Promise<void> {
-  await ensureBuiltInClient(store, ACCOUNT_CLIENT_ID, {
-    client_name: `${product} account`,
-    redirect_uris: [`${issuer}/account/callback`],
+/**
+ * The metadata of a client behind Tessera's own pages (/account, /admin): it only needs the IdP session
+ * (response_type=none), so it has no secret and no tokens; it comes back to `<issuer><callbackPath>`.
+ */
+export function ownPagesClient(issuer: string, name: string, callbackPath: string): Record<string, unknown> {
+  return {
+    client_name: name,
+    redirect_uris: [`${issuer}${callbackPath}`],
     post_logout_redirect_uris: [`${issuer}/`],
     response_types: ['none'],
     grant_types: [],
     token_endpoint_auth_method: 'none',
     [FIRST_PARTY]: true,
-  });
+  };
+}
+
+/** `product`: the brand name (BRAND_NAME): the account pages' client is named after it ("Acme ID account"). */
+export async function ensureAccountClient(store: Store, issuer: string, product = 'Tessera'): Promise<void> {
+  await ensureBuiltInClient(store, ACCOUNT_CLIENT_ID, ownPagesClient(issuer, `${product} account`, '/account/callback'));
 }

@@ -11,6 +11,8 @@ import { AccountService, FieldErrors } from '../accounts/service.ts';
 import { LoginGuard, SmsGuard } from '../guard/limits.ts';
 import { SecurityNotices } from '../notify/notices.ts';
 import { createMailSender } from '../notify/mail.ts';
+import { loadBranding } from '../branding/brand.ts';
+import { mailBrand } from '../http/branding.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/ports.ts';
 import { auditView, parseWhen } from './audit.ts';
@@ -83,7 +85,7 @@ function cliNotices(config: Config, store: Store, log: Logger) {
     : { send: async () => { throw new Error('no SMTP_URL configured (the dev outbox is the server’s)'); } };
   const sms = { send: async () => { throw new Error('the CLI sends no SMS'); } };
   const audit = async (type: string, accountId: string | null, ip: string | null, detail: Record<string, unknown> = {}) => store.audit.record({ type, accountId, ip, detail });
-  return new SecurityNotices({ mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), issuer: config.issuer, log, audit, brand: config.brand, defaultLocale: config.i18n.defaultLocale });
+  return new SecurityNotices({ mail, sms, smsGuard: new SmsGuard(store, config.sms.limits), issuer: config.issuer, log, audit, brand: mailBrand(config.brand, loadBranding(config.brand), config.issuer), defaultLocale: config.i18n.defaultLocale });
 }
 
 async function readStdin(): Promise<unknown> {

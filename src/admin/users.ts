@@ -156,10 +156,12 @@ export class UserAdmin {
     adminFactors({ factors: [], phoneNumber: rest.phone_number ?? null, phoneNumberVerified: phoneVerified, emailVerified: rest.email_verified === true, preferredMfa: null }, { mfa, totp_secret, preferred_mfa }, this.box);
     const account = await this.accounts.register({ ...rest, mfa: mfa?.filter((t) => t !== 'totp') });
     await this.store.audit.record({ type: 'admin.user_created', accountId: account.id, ip: by.ip ?? null, detail: actorDetail(by) });
-    const withLocale = locale ? { locale } : {};
-    if (!totp_secret && !preferred_mfa && !mfa?.includes('totp')) return userView(locale ? (await this.store.accounts.update(account.id, withLocale))! : account);
-    const next = adminFactors(account, { mfa, totp_secret, preferred_mfa }, this.box);
-    return userView((await this.store.accounts.update(account.id, { ...next, ...withLocale }))!);
+    // What registration doesn't set: an authenticator (and the preference among factors), the language.
+    const patch = {
+      ...(totp_secret || preferred_mfa || mfa?.includes('totp') ? adminFactors(account, { mfa, totp_secret, preferred_mfa }, this.box) : {}),
+      ...(locale ? { locale } : {}),
+    };
+    return userView(Object.keys(patch).length ? (await this.store.accounts.update(account.id, patch))! : account);
   }
 
   private async find(idOrEmail: string): Promise<AccountRecord> {

@@ -81,8 +81,8 @@ export class ChallengeEngine {
       audit: Audit;
       /** Codes sent, refused (by rule) and failed, for /metrics. */
       metrics?: CodeMetrics;
-      /** The brand for mail (with the logo's address); config.brand when absent. */
-      brand?: Brand;
+      /** The brand as mail shows it (http/branding.ts mailBrand: with the logo's address). */
+      brand: Brand;
     },
   ) {}
 
@@ -343,7 +343,7 @@ export class ChallengeEngine {
     const account = await this.deps.store.accounts.findById(accountId).catch(() => null);
     const stored = account?.locale && isSupported(account.locale) ? account.locale : null;
     const locale = stored ?? (requested && isSupported(requested) ? requested : this.deps.config.i18n.defaultLocale);
-    return { locale, brand: this.deps.brand ?? this.deps.config.brand, host: new URL(this.deps.config.issuer).host };
+    return { locale, brand: this.deps.brand, host: new URL(this.deps.config.issuer).host };
   }
 
   /** The code (or the notice) by email, past every cap; false when the mail server refused it. */

@@ -7,6 +7,8 @@
 import type { Middleware, Context } from 'koa';
 import type { Branding } from '../branding/brand.ts';
 import type { ClientLogos } from '../branding/client-logos.ts';
+import type { Config } from '../config.ts';
+import type { Brand } from '../notify/mail-render.ts';
 
 const IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 const YEAR = 'public, max-age=31536000, immutable';
@@ -25,6 +27,12 @@ export function brandUrls(b: Branding): { logo: string | null; theme: string | n
     logo: b.logo ? `${BRAND_LOGO_PATH}?v=${b.logo.version}` : null,
     theme: b.themeCss ? `${BRAND_THEME_PATH}?v=${b.shades.brand.slice(1)}${b.shades.brandOnDark.slice(1)}` : null,
   };
+}
+
+/** The brand as mail shows it (server and CLI alike): the logo by its absolute address on the issuer, as Tessera serves it. */
+export function mailBrand(brand: Config['brand'], branding: Branding, issuer: string): Brand {
+  const logo = brandUrls(branding).logo;
+  return { name: branding.name, primaryColor: brand.primaryColor, supportContact: brand.supportContact, logoUrl: logo ? `${issuer}${logo}` : null };
 }
 
 export function clientLogoUrl(clientId: string, version: string): string {

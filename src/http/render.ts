@@ -35,7 +35,7 @@ export function createRenderer(opts: { csrfKeys: readonly string[]; devOutbox: b
     }
     // The admin console (every page under /admin: its gate, errors and 403 too) is written in English only:
     // its pages say so (lang), their frame speaks it too, and they offer no language switcher.
-    const adminArea = Boolean(locals.consolePage) || ctx.path === '/admin' || ctx.path.startsWith('/admin/');
+    const adminArea = ctx.path === '/admin' || ctx.path.startsWith('/admin/');
     const locale = adminArea ? 'en' : pageLocale(ctx);
     const html = tpl({
       lang: locale,
